@@ -1,0 +1,1 @@
+"""Settings, step policies and the names shared with Temporal."""
