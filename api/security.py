@@ -22,8 +22,8 @@ def hash_password(password: str) -> str:
     """A salted scrypt hash of the password, in `scrypt$n$r$p$salt$hash` form."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
-    encode = base64.b64encode
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
+    salt_text, digest_text = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt_text}${digest_text}"
 
 
 def verify_password(password: str, stored: str) -> bool:

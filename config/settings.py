@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.temporal_names import QueueRole, TaskQueues
+
 
 class TemporalSettings(BaseModel):
     """Where the Temporal server is and how to reach it."""
@@ -26,6 +28,7 @@ class TemporalSettings(BaseModel):
     tls_client_key_path: Path | None = None
     tls_server_ca_path: Path | None = None
     api_key: SecretStr | None = None
+    task_queue_prefix: str = Field(default="", max_length=100, pattern=r"^[A-Za-z0-9_.-]*$")
     ui_url: str = "http://localhost:8233"
 
 
@@ -82,7 +85,7 @@ class ApiSettings(BaseModel):
 class WorkerSettings(BaseModel):
     """Which task queues this worker process polls, and how much it runs at once."""
 
-    queues: list[Literal["workflows", "documents", "io"]] = ["workflows", "documents", "io"]
+    queues: list[QueueRole] = ["workflows", "documents", "io"]
     max_concurrent_activities: int = Field(default=20, ge=1)
     max_concurrent_workflow_tasks: int = Field(default=50, ge=1)
 
@@ -118,6 +121,10 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
     dev: DevSettings = DevSettings()
+
+    def task_queues(self) -> TaskQueues:
+        """The task queue names of this deployment."""
+        return TaskQueues(prefix=self.temporal.task_queue_prefix)
 
     def secret_key(self) -> str:
         """The signing key for tokens and links.

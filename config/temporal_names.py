@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from dataclasses import dataclass
+from typing import Literal
 
 from temporalio.common import SearchAttributeKey
 
-
-class TaskQueue(StrEnum):
-    """Workers are split by the kind of work they do, so each scales on its own."""
-
-    WORKFLOWS = "baton-workflows"
-    DOCUMENTS = "baton-documents"
-    IO = "baton-io"
-
-
-QUEUE_BY_ROLE: dict[str, TaskQueue] = {
-    "workflows": TaskQueue.WORKFLOWS,
-    "documents": TaskQueue.DOCUMENTS,
-    "io": TaskQueue.IO,
+QueueRole = Literal["workflows", "documents", "io"]
+QUEUE_ROLES: tuple[QueueRole, ...] = ("workflows", "documents", "io")
+_BASE_NAMES: dict[QueueRole, str] = {
+    "workflows": "baton-workflows",
+    "documents": "baton-documents",
+    "io": "baton-io",
 }
+
+
+@dataclass(frozen=True)
+class TaskQueues:
+    """The task queue names of one deployment; workers are split by the kind of work.
+
+    An optional prefix (``temporal.task_queue_prefix``) lets several deployments share one
+    namespace. Workflow code derives the activity queues from its own queue, so it never
+    reads settings.
+    """
+
+    prefix: str = ""
+
+    def name(self, role: QueueRole) -> str:
+        """The queue carrying one kind of work: workflow tasks, document work or I/O."""
+        return f"{self.prefix}{_BASE_NAMES[role]}"
+
+    @property
+    def workflows(self) -> str:
+        """Workflow tasks."""
+        return self.name("workflows")
+
+    @property
+    def documents(self) -> str:
+        """CPU-heavy document work: PDF parsing and OCR."""
+        return self.name("documents")
+
+    @property
+    def io(self) -> str:
+        """I/O work: mail, storage, database, ERP."""
+        return self.name("io")
+
+    @classmethod
+    def of_workflow_queue(cls, workflow_queue: str) -> TaskQueues:
+        """The queues of the deployment whose workflow queue this is."""
+        base = _BASE_NAMES["workflows"]
+        if not workflow_queue.endswith(base):
+            return cls()
+        return cls(prefix=workflow_queue.removesuffix(base))
+
 
 ORG = SearchAttributeKey.for_keyword("BatonOrg")
 PROCESS = SearchAttributeKey.for_keyword("BatonProcess")

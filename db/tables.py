@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -69,7 +69,7 @@ class ProcessTemplate(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
     process: str = Field(max_length=64)
-    body_yaml: str
+    body_yaml: str = Field(sa_type=Text)
     updated_at: datetime = _timestamp()  # type: ignore[assignment]
 
 
@@ -84,4 +84,4 @@ class SentEmail(SQLModel, table=True):
     subject: str = Field(max_length=500)
     state: str = Field(default="sending", max_length=16, description="sending | sent")
     created_at: datetime = _timestamp()  # type: ignore[assignment]
-    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

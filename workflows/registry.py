@@ -1,0 +1,7 @@
+"""Every workflow type the product runs, for the workers and the replay tests."""
+
+from __future__ import annotations
+
+from workflows.mail_check import MailCheckWorkflow
+
+WORKFLOWS: list[type] = [MailCheckWorkflow]
