@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from activities.storage import build_object_store
-from api.routes import auth, files, health, templates, users
+from api.routes import auth, files, health, operations, templates, users
 from api.state import AppState
 from config.settings import Settings, get_settings
 from db.engine import create_engine, session_factory
@@ -50,6 +50,6 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
             await engine.dispose()
 
     app = FastAPI(title="Baton", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
-    for module in (health, auth, users, templates, files):
+    for module in (health, auth, users, templates, files, operations):
         app.include_router(module.router)
     return app

@@ -47,6 +47,7 @@ class StorageSettings(BaseModel):
     local_root: Path = Path("data/files")
     s3_bucket: str = "baton"
     s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None

@@ -53,7 +53,13 @@ class MailCheckWorkflow:
             idempotency_key=f"{workflow.info().workflow_id}:send_test_email",
             event="mail_check",
             to=request.to,
-            context={"org": request.org, "requested_by": request.requested_by},
+            context={
+                "org": request.org,
+                "requested_by": request.requested_by,
+                "process": PROCESS_NAME,
+                "run_id": workflow.info().workflow_id,
+                "step": "send_test_email",
+            },
         )
         try:
             sent = await runner.execute(

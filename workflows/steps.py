@@ -154,10 +154,14 @@ class StepRunner:
                 **context,
             },
         )
-        await workflow.execute_activity(
-            "send_email",
-            request,
-            task_queue=self.queues.io,
-            summary=f"notify {event}",
-            **activity_options(self.policies.policy_for(NOTIFY_STEP)),
-        )
+        try:
+            await workflow.execute_activity(
+                "send_email",
+                request,
+                task_queue=self.queues.io,
+                summary=f"notify {event}",
+                **activity_options(self.policies.policy_for(NOTIFY_STEP)),
+            )
+        except ActivityError as error:
+            # A notice that cannot go out after its own retries never decides the run.
+            workflow.logger.warning("could not send %s for step %s: %s", event, step, error)

@@ -46,6 +46,7 @@ def build_object_store(settings: Settings) -> ObjectStore:
             access_key_id=storage.s3_access_key_id,
             secret_access_key=secret.get_secret_value() if secret is not None else None,
             link_ttl_seconds=storage.link_ttl_seconds,
+            public_endpoint_url=storage.s3_public_endpoint_url,
         )
     return LocalObjectStore(
         storage.local_root,

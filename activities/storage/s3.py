@@ -37,6 +37,7 @@ class S3ObjectStore:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         link_ttl_seconds: int = 300,
+        public_endpoint_url: str | None = None,
     ) -> None:
         self._bucket = bucket
         self._endpoint_url = endpoint_url
@@ -51,14 +52,20 @@ class S3ObjectStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self._client: S3Client = boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            config=config,
-        )
+        def client(endpoint: str | None) -> S3Client:
+            return boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name=region,
+                aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret_access_key,
+                config=config,
+            )
+
+        self._client = client(endpoint_url)
+        # Links are signed for the address people's browsers reach, which can differ from
+        # the one the workers use inside a private network.
+        self._link_signer = client(public_endpoint_url) if public_endpoint_url else self._client
 
     @property
     def bucket(self) -> str:
@@ -123,7 +130,7 @@ class S3ObjectStore:
         if filename is not None:
             params["ResponseContentDisposition"] = content_disposition(filename)
         url: str = await asyncio.to_thread(
-            self._client.generate_presigned_url,
+            self._link_signer.generate_presigned_url,
             "get_object",
             Params=params,
             ExpiresIn=self._link_ttl_seconds,

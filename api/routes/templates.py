@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -37,8 +38,12 @@ def _resolve(process: str, override_yaml: str | None) -> ProcessPolicies:
         return effective_policies(process, override_yaml)
     except UnknownProcess as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No process {process!r}") from error
-    except (ValidationError, ValueError) as error:
-        detail: Any = error.errors() if isinstance(error, ValidationError) else str(error)
+    except (ValidationError, ValueError, yaml.YAMLError) as error:
+        detail: Any = (
+            error.errors(include_url=False, include_context=False, include_input=False)
+            if isinstance(error, ValidationError)
+            else str(error)
+        )
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from error
 
 

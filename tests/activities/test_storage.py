@@ -195,6 +195,23 @@ async def test_s3_link_with_a_tampered_signature_is_refused(s3_server: S3Server)
         assert (await client.get(forged)).status_code == 403
 
 
+async def test_s3_links_use_the_public_endpoint_when_one_is_set(s3_server: S3Server) -> None:
+    settings = s3_settings(s3_server, s3_server.new_bucket_name())
+    public = s3_server.endpoint_url.replace("127.0.0.1", "localhost")
+    settings.storage.s3_public_endpoint_url = public
+    store = build_object_store(settings)
+    assert isinstance(store, S3ObjectStore)
+    await store.ensure_bucket()
+    await store.put("acme/ap/run-8/invoice.pdf", b"%PDF-1.7", "application/pdf")
+
+    url = await store.download_url("acme/ap/run-8/invoice.pdf")
+
+    assert url.startswith(public + "/")
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url)
+    assert (response.status_code, response.content) == (200, b"%PDF-1.7")
+
+
 async def test_s3_ensure_bucket_is_idempotent_and_check_needs_the_bucket(
     s3_server: S3Server,
 ) -> None:

@@ -1,0 +1,1 @@
+"""Recorded workflow histories that every change must still replay."""

@@ -1,0 +1,131 @@
+"""Record the histories of each workflow path: `python -m tests.histories.record`.
+
+Runs each scenario on a throwaway dev server with the real workers, an SMTP server on
+loopback and a SQLite database, then writes `tests/histories/<workflow>-<path>.json`.
+Record again only for a new path or a new workflow; a changed workflow must replay the
+old files (guard the change with `workflow.patched`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from config.settings import MailSettings, Settings, TemporalSettings
+from config.temporal_names import QUEUE_ROLES, SEARCH_ATTRIBUTES
+from db.engine import create_engine, session_factory
+from db.migrate import migrate
+from db.tables import Org, ProcessTemplate
+from models.operations import MailCheckInput
+from starter.temporal_server import temporal_binary
+from tests.harness.ports import free_port
+from tests.harness.smtp import SmtpServer
+from worker import build_activity_deps, build_workers
+from workflows.mail_check import MailCheckWorkflow
+
+logger = logging.getLogger(__name__)
+HISTORIES = Path(__file__).parent
+
+Scenario = Callable[[Client, Settings], Awaitable[str]]
+
+
+async def mail_check_delivered(client: Client, settings: Settings) -> str:
+    """A test email that goes out."""
+    handle = await client.start_workflow(
+        MailCheckWorkflow.run,
+        MailCheckInput(org="acme", to=["ops@acme.example"], requested_by="admin@acme.example"),
+        id="acme:mail_check:recorded-delivered",
+        task_queue=settings.task_queues().workflows,
+    )
+    await handle.result()
+    return handle.id
+
+
+async def mail_check_failed(client: Client, settings: Settings) -> str:
+    """A test email whose send fails for good (the org allows no retries, nobody answers)."""
+    handle = await client.start_workflow(
+        MailCheckWorkflow.run,
+        MailCheckInput(org="globex", to=["ops@globex.example"], requested_by="a@globex.example"),
+        id="globex:mail_check:recorded-failed",
+        task_queue=settings.task_queues().workflows,
+    )
+    await handle.result()
+    return handle.id
+
+
+SCENARIOS: dict[str, tuple[Scenario, bool]] = {
+    "MailCheckWorkflow-delivered": (mail_check_delivered, True),
+    "MailCheckWorkflow-failed": (mail_check_failed, False),
+}
+
+
+async def _prepare_database(url: str) -> None:
+    engine = create_engine(url)
+    await migrate(engine)
+    async with session_factory(engine)() as session:
+        session.add(Org(id="acme", name="Acme"))
+        session.add(Org(id="globex", name="Globex"))
+        await session.commit()
+        session.add(
+            ProcessTemplate(
+                org_id="globex",
+                process="mail_check",
+                body_yaml="steps: {send_test_email: {retry: {count: 0}}}",
+            )
+        )
+        await session.commit()
+    await engine.dispose()
+
+
+async def record() -> None:
+    """Run every scenario and write its history."""
+    smtp = SmtpServer()
+    smtp.start()
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{folder}/baton.db"
+        await _prepare_database(url)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(temporal_binary()),
+            port=free_port(),
+            search_attributes=SEARCH_ATTRIBUTES,
+            data_converter=pydantic_data_converter,
+        )
+        try:
+            for name, (scenario, mail_up) in SCENARIOS.items():
+                settings = Settings(
+                    _env_file=None,  # type: ignore[call-arg]
+                    data_dir=Path(folder),
+                    database={"url": url},  # type: ignore[arg-type]
+                    temporal=TemporalSettings(task_queue_prefix=f"record-{name}-"),
+                    mail=MailSettings(
+                        smtp_host=smtp.host, smtp_port=smtp.port if mail_up else free_port()
+                    ),
+                )
+                engine = create_engine(url)
+                deps = build_activity_deps(settings, session_factory(engine))
+                with ThreadPoolExecutor(max_workers=4) as executor:
+                    workers = build_workers(env.client, QUEUE_ROLES, deps, executor)
+                    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+                    workflow_id = await scenario(env.client, settings)
+                    await asyncio.gather(*(worker.shutdown() for worker in workers))
+                    await asyncio.gather(*tasks)
+                await engine.dispose()
+                history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+                (HISTORIES / f"{name}.json").write_text(history.to_json())
+                logger.info("recorded %s (%d events)", name, len(history.events))
+        finally:
+            await env.shutdown()
+            smtp.stop()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    asyncio.run(record())
