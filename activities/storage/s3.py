@@ -52,6 +52,7 @@ class S3ObjectStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
+
         def client(endpoint: str | None) -> S3Client:
             return boto3.client(
                 "s3",

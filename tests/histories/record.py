@@ -101,9 +101,9 @@ async def record() -> None:
         try:
             for name, (scenario, mail_up) in SCENARIOS.items():
                 settings = Settings(
-                    _env_file=None,  # type: ignore[call-arg]
+                    _env_file=None,
                     data_dir=Path(folder),
-                    database={"url": url},  # type: ignore[arg-type]
+                    database={"url": url},
                     temporal=TemporalSettings(task_queue_prefix=f"record-{name}-"),
                     mail=MailSettings(
                         smtp_host=smtp.host, smtp_port=smtp.port if mail_up else free_port()
