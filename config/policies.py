@@ -145,6 +145,15 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+class TemplateDocument(_Strict):
+    """The shape of a template document; step contents are checked as `StepPolicy` later."""
+
+    process: str | None = None
+    defaults: dict[str, Any] | None = None
+    steps: dict[str, dict[str, Any] | None] | None = None
+    settings: dict[str, Any] | None = None
+
+
 def resolve_policies(
     process: str,
     system: dict[str, Any],
@@ -152,6 +161,8 @@ def resolve_policies(
     org_override: dict[str, Any] | None = None,
 ) -> ProcessPolicies:
     """Merge the system defaults, the shipped process template and an org's override of it."""
+    for document in (system, shipped, org_override or {}):
+        TemplateDocument.model_validate(document)
     org = org_override or {}
     process_defaults = deep_merge(
         deep_merge(system.get("defaults") or {}, shipped.get("defaults") or {}),

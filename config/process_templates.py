@@ -35,7 +35,7 @@ def system_defaults() -> dict[str, Any]:
 def shipped_template(process: str) -> dict[str, Any]:
     """The shipped template of a process."""
     path = TEMPLATES_DIR / f"{process}.yaml"
-    if not process.replace("_", "").isalnum() or not path.is_file():
+    if process == "system" or not process.replace("_", "").isalnum() or not path.is_file():
         raise UnknownProcess(process)
     return parse_template(path.read_text())
 

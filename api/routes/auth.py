@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -10,10 +11,13 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import select
 
 from api.deps import AnyMember, SessionDep, SettingsDep
-from api.security import InvalidToken, issue_token, read_token, verify_password
+from api.security import InvalidToken, hash_password, issue_token, read_token, verify_password
 from db.tables import User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+# Checked when no user has the email, so an unknown address takes as long as a wrong password.
+_DECOY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 class TokenPair(BaseModel):
@@ -60,7 +64,8 @@ async def login(
 ) -> TokenPair:
     """Exchange an email (as `username`) and password for tokens."""
     user = (await session.exec(select(User).where(User.email == form.username.lower()))).first()
-    if user is None or not user.active or not verify_password(form.password, user.password_hash):
+    matches = verify_password(form.password, user.password_hash if user else _DECOY_HASH)
+    if user is None or not user.active or not matches:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong email or password")
     return _pair(settings, user)
 

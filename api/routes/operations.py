@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from temporalio.client import WorkflowFailureError
 
 from api.deps import Operator, SettingsDep, TemporalDep
 from models.operations import MailCheckInput, MailCheckResult
@@ -52,6 +53,10 @@ async def mail_check(
     )
     try:
         outcome = await asyncio.wait_for(handle.result(), MAIL_CHECK_WAIT.total_seconds())
+    except WorkflowFailureError as error:
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, f"The check {workflow_id} failed: {error.cause}"
+        ) from error
     except TimeoutError as error:
         raise HTTPException(
             status.HTTP_504_GATEWAY_TIMEOUT,

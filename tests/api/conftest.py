@@ -43,15 +43,12 @@ SECRET_KEY = "api-suite-signing-key-0123456789-abcdefghijklmnop"
 LoginAs = Callable[[str], Awaitable[dict[str, str]]]
 
 
-def api_settings_for(
-    tmp_path: Path, smtp_host: str, smtp_port: int, queue_prefix: str | None = None
-) -> Settings:
-    """Settings for one test: its own database, files, queue prefix; mail to the given server."""
-    prefix = queue_prefix or f"api-{uuid.uuid4().hex[:12]}-"
+def api_settings_for(tmp_path: Path, smtp_host: str, smtp_port: int) -> Settings:
+    """Settings for one test: its own database, files and queue prefix; mail to the given server."""
     return Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
-        temporal=TemporalSettings(task_queue_prefix=prefix),
+        temporal=TemporalSettings(task_queue_prefix=f"api-{uuid.uuid4().hex[:12]}-"),
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'baton.db'}"),
         storage=StorageSettings(backend="local", local_root=tmp_path / "files"),
         mail=MailSettings(

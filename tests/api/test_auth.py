@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -60,6 +61,23 @@ async def test_wrong_password_and_unknown_user_are_refused_alike(
     )
     assert wrong_password.status_code == unknown_user.status_code == 401
     assert wrong_password.json() == unknown_user.json() == {"detail": "Wrong email or password"}
+
+
+async def _refusal_ms(client: httpx.AsyncClient, email: str, tries: int = 3) -> float:
+    """The quickest of a few failed logins, in milliseconds (the least noisy figure)."""
+    quickest = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        response = await client.post("/auth/login", data={"username": email, "password": "wrong"})
+        quickest = min(quickest, (time.perf_counter() - started) * 1000)
+        assert response.status_code == 401
+    return quickest
+
+
+async def test_an_unknown_user_takes_as_long_to_refuse(client: httpx.AsyncClient) -> None:
+    known = await _refusal_ms(client, OPERATOR.email)
+    unknown = await _refusal_ms(client, "nobody@acme.example")
+    assert unknown > known * 0.4, f"unknown user {unknown:.1f} ms, known user {known:.1f} ms"
 
 
 async def test_me_shows_the_user_and_org(client: httpx.AsyncClient) -> None:

@@ -93,7 +93,8 @@ def _all_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
 async def test_every_route_outside_the_spec_is_known(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    listed, unlisted = set(), set()
+    listed: set[tuple[str, str]] = set()
+    unlisted: set[tuple[str, str]] = set()
     for route in _all_routes(app.routes):
         if isinstance(route, Route):
             methods = {(method, route.path) for method in route.methods or ()}

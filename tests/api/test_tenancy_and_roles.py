@@ -149,14 +149,6 @@ async def test_an_operator_without_admin_may_read_but_not_write(
     assert response.json() == {"detail": "This needs one of the roles: admin"}
 
 
-def _shape_bug(case_id: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True,
-        reason="product bug: config.policies.resolve_policies merges the override without "
-        "checking its shape, so a wrong type or unknown top-level key is a 500 or ignored",
-    )
-
-
 @pytest.mark.parametrize(
     "bad_yaml",
     [
@@ -166,13 +158,13 @@ def _shape_bug(case_id: str) -> pytest.MarkDecorator:
         pytest.param("steps:\n  send_test_email:\n    soft_timeout: soon\n", id="bad-duration"),
         pytest.param("steps:\n  send_test_email:\n    soft_timeout: 2024-01-01\n", id="a-date"),
         pytest.param("- just\n- a list\n", id="not-a-mapping"),
-        pytest.param("steps: 5\n", id="steps-not-a-mapping", marks=_shape_bug("steps")),
-        pytest.param("defaults: [1]\n", id="defaults-a-list", marks=_shape_bug("defaults")),
-        pytest.param("settings: 5\n", id="settings-not-a-mapping", marks=_shape_bug("settings")),
+        pytest.param("steps: 5\n", id="steps-not-a-mapping"),
+        pytest.param("defaults: [1]\n", id="defaults-a-list"),
+        pytest.param("settings: 5\n", id="settings-not-a-mapping"),
+        pytest.param("steps:\n  send_test_email: [1]\n", id="step-not-a-mapping"),
+        pytest.param("defaults:\n  retry: 5\n", id="retry-not-a-mapping"),
         pytest.param(
-            "stepz:\n  send_test_email:\n    retry: {count: 1}\n",
-            id="unknown-top-level-key",
-            marks=_shape_bug("stepz"),
+            "stepz:\n  send_test_email:\n    retry: {count: 1}\n", id="unknown-top-level-key"
         ),
     ],
 )
@@ -202,20 +194,7 @@ async def test_a_refused_override_says_what_is_wrong(
     assert error["loc"] == ["retyr"]
 
 
-@pytest.mark.parametrize(
-    "process",
-    [
-        "payroll",
-        pytest.param(
-            "system",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="product bug: config.process_templates.shipped_template accepts "
-                "'system' (the defaults file) as a process",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("process", ["payroll", "system"])
 async def test_an_unknown_process_is_not_found(
     client: httpx.AsyncClient, login_as: LoginAs, process: str
 ) -> None:
