@@ -10,6 +10,7 @@ from typing import Any
 import pdfplumber
 from pdfminer.pdfdocument import PDFPasswordIncorrect
 from pdfminer.pdfparser import PDFSyntaxError
+from pdfplumber.utils.exceptions import PdfminerException
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -31,11 +32,12 @@ def pdf_facts(data: bytes) -> PdfFacts:
             characters = sum(len(page.chars) for page in pdf.pages)
             embedded = [str(name) for name in _embedded_file_names(pdf)]
             pages = len(pdf.pages)
-    except PDFPasswordIncorrect as error:
-        raise ApplicationError(
-            "the PDF is encrypted", type="EncryptedPdf", non_retryable=True
-        ) from error
-    except (PDFSyntaxError, ValueError, KeyError, TypeError) as error:
+    except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as error:
+        cause = error.args[0] if isinstance(error, PdfminerException) and error.args else error
+        if isinstance(cause, PDFPasswordIncorrect):
+            raise ApplicationError(
+                "the PDF is encrypted", type="EncryptedPdf", non_retryable=True
+            ) from error
         raise ApplicationError(
             f"the PDF is damaged: {error}", type="CorruptPdf", non_retryable=True
         ) from error
