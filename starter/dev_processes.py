@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -22,6 +23,15 @@ def log_child_line(name: str, line: str) -> None:
     """Relays one line a child printed, tagged with the child's name."""
     output_logger.info("%s", line, extra={"source": name})
 
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to stop the child if the supervisor itself is killed (no orphaned servers)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 @dataclass(frozen=True)
 class ChildExit:
@@ -86,6 +96,7 @@ class ProcessRunner:
             stderr=asyncio.subprocess.STDOUT,
             env=self._env,
             process_group=0,
+            preexec_fn=_die_with_parent,
         )
         child = Child(name=name, process=process, shutdown_order=shutdown_order)
         relay = asyncio.create_task(self._relay(child), name=f"relay {name}")
