@@ -62,7 +62,8 @@ class StackPlan:
     def from_settings(cls, settings: Settings) -> StackPlan:
         """The plan for these settings: Temporal and the servers on this machine."""
         dev = settings.dev
-        overrides = {"PYTHONUNBUFFERED": "1"}
+        # The stack applies the migrations once before it starts the children.
+        overrides = {"PYTHONUNBUFFERED": "1", "BATON_DATABASE__MIGRATE_ON_START": "false"}
         address = settings.temporal.address
         host, _, port = address.rpartition(":")
         if not (is_loopback(host) and port == str(dev.temporal_port)):

@@ -126,7 +126,10 @@ def test_children_get_the_environment_and_the_stack_temporal_address() -> None:
 def test_default_settings_need_no_overrides() -> None:
     plan = StackPlan.from_settings(Settings(_env_file=None))
 
-    assert plan.env_overrides == {"PYTHONUNBUFFERED": "1"}
+    assert plan.env_overrides == {
+        "PYTHONUNBUFFERED": "1",
+        "BATON_DATABASE__MIGRATE_ON_START": "false",
+    }
     assert plan.api_url == "http://localhost:8000"
 
 
