@@ -40,6 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.approval_links import ApprovalLinkClaims, approval_url, mint_approval_token
 from config.settings import MailSettings, Settings
 from db.engine import session_scope
 from db.tables import SentEmail, utcnow
@@ -195,6 +196,7 @@ class NotifyActivities:
         claim_lease: timedelta | None = None,
     ) -> None:
         self._mail: MailSettings = settings.mail
+        self._settings = settings
         self._sessions = sessions
         self._templates = templates or EmailTemplates()
         self._claim_lease = claim_lease or timedelta(seconds=4 * self._mail.smtp_timeout_seconds)
@@ -206,7 +208,7 @@ class NotifyActivities:
         """Render the event's templates and send the email, unless its key already went out."""
         recipients = envelope_recipients(request)
         reply_to = _address_of(request.reply_to) if request.reply_to else None
-        rendered = self._templates.render(request.event, request.context)
+        rendered = self._templates.render(request.event, self._context(request))
         outcome = await self._acquire(
             request.idempotency_key,
             message_id_for(request.idempotency_key, self._domain),
@@ -234,6 +236,23 @@ class NotifyActivities:
             outcome.message_id,
         )
         return EmailResult(message_id=outcome.message_id, sent=True, recipients=recipients)
+
+    def _context(self, request: EmailRequest) -> dict[str, Any]:
+        """The template context, with freshly minted approval links when asked for."""
+        spec = request.approval_links
+        if spec is None:
+            return dict(request.context)
+        secret, public_url = self._settings.secret_key(), self._settings.api.public_url
+        links: dict[str, Any] = {}
+        for action in ("approve", "reject", "review"):
+            claims = ApprovalLinkClaims(
+                **spec.model_dump(exclude={"expires_at"}),
+                action=action,
+                expires_at=int(spec.expires_at.timestamp()),
+            )
+            token = mint_approval_token(secret, claims)
+            links[f"{action}_url"] = approval_url(public_url, token)
+        return {**request.context, **links}
 
     def _compose(
         self, request: EmailRequest, rendered: RenderedEmail, message_id: str, reply_to: str | None

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApprovalLinkSpec(BaseModel):
+    """Ask the send to add approval links for one approver of one task to the email.
+
+    The links (`approve_url`, `reject_url`, `review_url` in the template context) are minted
+    when the email is sent, so their tokens never appear in workflow history.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    org: str
+    run: str
+    step: str
+    task: str
+    assignment: int = Field(ge=0)
+    approver_id: int
+    expires_at: datetime
 
 
 class EmailRequest(BaseModel):
@@ -22,6 +41,7 @@ class EmailRequest(BaseModel):
     cc: list[str] = Field(default_factory=list)
     context: dict[str, Any] = Field(description="JSON-able values the templates render")
     reply_to: str | None = None
+    approval_links: ApprovalLinkSpec | None = None
 
 
 class EmailResult(BaseModel):

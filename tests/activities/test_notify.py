@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import NotifyActivities, message_id_for
+from activities.approval_links import read_approval_token
+from activities.notify import EmailTemplates, NotifyActivities, message_id_for
 from config.settings import Settings
 from db.engine import session_factory, session_scope
 from db.tables import SentEmail, utcnow
-from models.notifications import EmailRequest
+from models.notifications import ApprovalLinkSpec, EmailRequest
 from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpInbox, mail_settings_for
 
@@ -282,3 +283,44 @@ async def test_a_live_claim_is_waited_for_until_its_lease_runs_out(
     assert result.sent
     assert result.message_id == "<live-claim@baton.test>"
     await settle(smtp_inbox, 1)
+
+
+async def test_approval_links_are_minted_per_approver_when_the_email_is_sent(
+    mail_settings: Settings, sqlite_sessions, smtp_inbox: SmtpInbox, tmp_path: Path
+) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "decide.subject.txt").write_text("Please decide")
+    (folder / "decide.txt").write_text("{{ approve_url }}\n{{ reject_url }}\n{{ review_url }}\n")
+    (folder / "decide.html").write_text('<a href="{{ approve_url }}">Approve</a>')
+    notify = NotifyActivities(mail_settings, sqlite_sessions, templates=EmailTemplates(folder))
+    spec = ApprovalLinkSpec(
+        org="acme",
+        run="acme:leave_request:7",
+        step="manager",
+        task="manager#1",
+        assignment=0,
+        approver_id=3,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    request = EmailRequest(
+        idempotency_key="acme:leave_request:7:assigned:3",
+        event="decide",
+        to=["liam.walker@acme.example"],
+        context={},
+        approval_links=spec,
+    )
+
+    await ActivityEnvironment().run(notify.send_email, request)
+
+    [mail] = await smtp_inbox.wait_for(1)
+    urls = mail.text().split()
+    prefix = f"{mail_settings.api.public_url}/approvals/"
+    assert all(url.startswith(prefix) for url in urls)
+    read = [
+        read_approval_token(mail_settings.secret_key(), url[len(prefix) :], time.time())
+        for url in urls
+    ]
+    assert [claims.action for claims in read] == ["approve", "reject", "review"]
+    assert {(c.run, c.approver_id, c.assignment) for c in read} == {("acme:leave_request:7", 3, 0)}
+    assert "approvals/" not in str(request.model_dump())
