@@ -20,7 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.directory import DirectoryActivities
 from activities.documents import DocumentActivities
+from activities.leave import LeaveActivities
 from activities.notify import NotifyActivities
 from activities.process_templates import ProcessTemplateActivities
 from activities.retry_notices import RetryNoticeInterceptor
@@ -44,12 +46,23 @@ class ActivityDeps:
     notify: NotifyActivities
     templates: ProcessTemplateActivities
     store: ObjectStore
+    directory: DirectoryActivities
+    leave: LeaveActivities
 
 
 def activities_for(role: QueueRole, deps: ActivityDeps) -> list[Callable[..., Any]]:
     """The activities a worker on this kind of queue runs."""
     if role == "io":
-        return [deps.notify.send_email, deps.templates.load_process_policies]
+        return [
+            deps.notify.send_email,
+            deps.templates.load_process_policies,
+            deps.directory.resolve_assignees,
+            deps.directory.find_person,
+            deps.directory.find_manager,
+            deps.leave.leave_balance,
+            deps.leave.find_overlapping_leave,
+            deps.leave.record_approved_leave,
+        ]
     if role == "documents":
         return [DocumentActivities(deps.store).inspect_pdf]
     return []
@@ -87,6 +100,8 @@ def build_activity_deps(
         notify=NotifyActivities(settings, sessions),
         templates=ProcessTemplateActivities(sessions),
         store=build_object_store(settings),
+        directory=DirectoryActivities(sessions),
+        leave=LeaveActivities(sessions),
     )
 
 

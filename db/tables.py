@@ -6,7 +6,7 @@ templates) and records that activities write idempotently (sent mail, ...).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -85,3 +85,35 @@ class SentEmail(SQLModel, table=True):
     state: str = Field(default="sending", max_length=16, description="sending | sent")
     created_at: datetime = _timestamp()  # type: ignore[assignment]
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class LeaveBalance(SQLModel, table=True):
+    """Days of leave a person has left, per leave type (the system of record for balances)."""
+
+    __tablename__ = "leave_balance"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", "leave_type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    leave_type: str = Field(max_length=32)
+    days: int
+    updated_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class LeaveRecord(SQLModel, table=True):
+    """An approved leave; its unique key makes the balance deduction happen once per run."""
+
+    __tablename__ = "leave_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    leave_type: str = Field(max_length=32)
+    start_date: date
+    end_date: date
+    days: int
+    deducted: bool = True
+    workflow_id: str = Field(max_length=255)
+    created_at: datetime = _timestamp()  # type: ignore[assignment]

@@ -18,7 +18,7 @@ from api.security import hash_password
 from config.settings import get_settings
 from db.engine import create_engine, session_factory, session_scope
 from db.migrate import migrate
-from db.tables import Department, Org, User
+from db.tables import Department, LeaveBalance, Org, User
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +153,11 @@ DEMO_USERS = (
 )
 
 
+# Days of leave each acme user starts with; loading again never resets a balance in use.
+DEMO_LEAVE_BALANCES: dict[str, int] = {"annual": 25, "sick": 10}
+DEMO_LEAVE_ORGS = ("acme",)
+
+
 @dataclass
 class LoadReport:
     """How many rows loading the demo data created and changed."""
@@ -221,8 +226,35 @@ async def _upsert_user(
     return row.id
 
 
+async def _ensure_leave_balances(
+    session: AsyncSession, user_ids: dict[str, int], report: LoadReport
+) -> None:
+    """A balance of each demo leave type for each user of the demo leave orgs, if missing."""
+    for person in DEMO_USERS:
+        if person.org_id not in DEMO_LEAVE_ORGS:
+            continue
+        for leave_type, days in DEMO_LEAVE_BALANCES.items():
+            query = select(LeaveBalance).where(
+                LeaveBalance.org_id == person.org_id,
+                LeaveBalance.user_id == user_ids[person.email],
+                LeaveBalance.leave_type == leave_type,
+            )
+            if (await session.exec(query)).first() is None:
+                session.add(
+                    LeaveBalance(
+                        org_id=person.org_id,
+                        user_id=user_ids[person.email],
+                        leave_type=leave_type,
+                        days=days,
+                    )
+                )
+                report.created += 1
+    await session.flush()
+
+
 async def load_demo_data(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Creates or updates the demo orgs, departments and users (passwords are never reset)."""
+    """Creates or updates the demo orgs, departments, users (passwords are never reset) and
+    leave balances (created when missing, never reset)."""
     report = LoadReport()
     async with session_scope(sessions) as session:
         departments: dict[tuple[str, str], int] = {}
@@ -235,6 +267,7 @@ async def load_demo_data(sessions: async_sessionmaker[AsyncSession]) -> None:
             user_ids[person.email] = await _upsert_user(
                 session, person, departments[(person.org_id, person.department)], manager_id, report
             )
+        await _ensure_leave_balances(session, user_ids, report)
     logger.info(
         "demo data: %d orgs, %d users (%d rows created, %d updated)",
         len(DEMO_ORGS),

@@ -24,7 +24,6 @@ def log_child_line(name: str, line: str) -> None:
     output_logger.info("%s", line, extra={"source": name})
 
 
-
 _PR_SET_PDEATHSIG = 1
 
 
@@ -32,6 +31,7 @@ def _die_with_parent() -> None:
     """Ask Linux to stop the child if the supervisor itself is killed (no orphaned servers)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 @dataclass(frozen=True)
 class ChildExit:

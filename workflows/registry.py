@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.leave_request import LeaveRequestWorkflow
 from workflows.mail_check import MailCheckWorkflow
 
-WORKFLOWS: list[type] = [MailCheckWorkflow]
+WORKFLOWS: list[type] = [MailCheckWorkflow, LeaveRequestWorkflow]

@@ -17,6 +17,8 @@ PAGES = ("/docs", "/openapi.json", "/redoc")
 # Routes kept out of the spec on purpose, and what admits a caller instead of a login.
 UNLISTED_ROUTES = {
     "/files/{token}": "the signed, short-lived token in the download link",
+    "/approvals/{token}": "the signed link mailed to one approver; GET changes nothing, POST"
+    " needs the CSRF token of the page it showed",
     "/docs": "public documentation",
     "/docs/oauth2-redirect": "public documentation",
     "/openapi.json": "public documentation",

@@ -23,11 +23,13 @@ from config.settings import MailSettings, Settings, TemporalSettings
 from config.temporal_names import QUEUE_ROLES, SEARCH_ATTRIBUTES
 from db.engine import create_engine, session_factory
 from db.migrate import migrate
-from db.tables import Org, ProcessTemplate
+from db.tables import ProcessTemplate
 from models.operations import MailCheckInput
+from starter.demo_data import load_demo_data
 from starter.temporal_server import temporal_binary
 from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpServer
+from tests.workflows import leave_scenarios
 from worker import build_activity_deps, build_workers
 from workflows.mail_check import MailCheckWorkflow
 
@@ -61,19 +63,54 @@ async def mail_check_failed(client: Client, settings: Settings) -> str:
     return handle.id
 
 
+def leave_request(path: leave_scenarios.Path, key: str) -> Scenario:
+    """A leave request path (see tests/workflows/leave_scenarios.py), run to its end."""
+
+    async def scenario(client: Client, settings: Settings) -> str:
+        engine = create_engine(settings.database.url)
+        try:
+            handle = await path(
+                client, settings.task_queues().workflows, session_factory(engine), key=key
+            )
+            await handle.result()
+        finally:
+            await engine.dispose()
+        return handle.id
+
+    return scenario
+
+
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {
     "MailCheckWorkflow-delivered": (mail_check_delivered, True),
     "MailCheckWorkflow-failed": (mail_check_failed, False),
+    "LeaveRequestWorkflow-approve": (
+        leave_request(leave_scenarios.approve_path, "recorded-approve"),
+        True,
+    ),
+    "LeaveRequestWorkflow-reject": (
+        leave_request(leave_scenarios.reject_path, "recorded-reject"),
+        True,
+    ),
+    "LeaveRequestWorkflow-withdraw": (
+        leave_request(leave_scenarios.withdraw_path, "recorded-withdraw"),
+        True,
+    ),
+    "LeaveRequestWorkflow-escalate": (
+        leave_request(leave_scenarios.escalate_path, "recorded-escalate"),
+        True,
+    ),
+    "LeaveRequestWorkflow-expire": (
+        leave_request(leave_scenarios.expire_path, "recorded-expire"),
+        True,
+    ),
 }
 
 
 async def _prepare_database(url: str) -> None:
     engine = create_engine(url)
     await migrate(engine)
+    await load_demo_data(session_factory(engine))
     async with session_factory(engine)() as session:
-        session.add(Org(id="acme", name="Acme"))
-        session.add(Org(id="globex", name="Globex"))
-        await session.commit()
         session.add(
             ProcessTemplate(
                 org_id="globex",

@@ -7,10 +7,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.security import verify_password
-from db.tables import Department, Org, User
+from db.tables import Department, LeaveBalance, Org, User
 from starter.demo_data import (
     AP_CLERK,
     CFO,
+    DEMO_LEAVE_BALANCES,
     DEMO_ORGS,
     DEMO_PASSWORD,
     DEMO_USERS,
@@ -151,3 +152,25 @@ async def test_the_two_orgs_keep_their_people_apart(db_sessions) -> None:
         assert departments[user.department_id].org_id == user.org_id
         if user.manager_id is not None:
             assert by_id[user.manager_id].org_id == user.org_id
+
+
+async def test_acme_users_get_leave_balances_that_loading_again_never_resets(db_sessions) -> None:
+    await load_demo_data(db_sessions)
+    async with db_sessions() as session:
+        emma = (await session.exec(select(User).where(User.email == EMPLOYEE.email))).one()
+        balances = (await session.exec(select(LeaveBalance))).all()
+        annual = next(b for b in balances if b.user_id == emma.id and b.leave_type == "annual")
+        annual.days = 7
+        session.add(annual)
+        await session.commit()
+
+    await load_demo_data(db_sessions)
+
+    acme = [p for p in DEMO_USERS if p.org_id == "acme"]
+    assert len(balances) == len(acme) * len(DEMO_LEAVE_BALANCES)
+    async with db_sessions() as session:
+        again = (await session.exec(select(LeaveBalance))).all()
+        assert len(again) == len(balances)
+        assert {b.org_id for b in again} == {"acme"}
+        kept = next(b for b in again if b.user_id == emma.id and b.leave_type == "annual")
+        assert kept.days == 7
