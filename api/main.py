@@ -11,7 +11,18 @@ from temporalio.client import Client
 
 from activities.storage import build_object_store
 from api.pages import approvals as approval_pages
-from api.routes import auth, files, health, leave, operations, runs, tasks, templates, users
+from api.routes import (
+    attachments,
+    auth,
+    files,
+    health,
+    leave,
+    operations,
+    runs,
+    tasks,
+    templates,
+    users,
+)
 from api.state import AppState
 from config.settings import Settings, get_settings
 from db.engine import create_engine, session_factory
@@ -51,7 +62,8 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
             await engine.dispose()
 
     app = FastAPI(title="Baton", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
-    for module in (health, auth, users, templates, files, operations, leave, runs, tasks):
+    routers = (health, auth, users, templates, files, operations, leave, runs, attachments, tasks)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(approval_pages.router)
     return app

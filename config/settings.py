@@ -52,6 +52,9 @@ class StorageSettings(BaseModel):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     link_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
+    max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024, description="largest upload to a run"
+    )
 
 
 class MailSettings(BaseModel):

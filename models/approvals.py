@@ -15,13 +15,17 @@ DECISION_EVENTS = frozenset({"task_assigned", "task_reminder", "task_escalated"}
 """Events whose email asks the assignee to decide, so each assignee gets their own links."""
 LINK_LIFETIME_WITHOUT_DEADLINE = timedelta(days=90)
 
-StepEvent = Literal["task_assigned", "task_reminder", "task_escalated", "task_commented"]
+StepEvent = Literal[
+    "task_assigned", "task_reminder", "task_escalated", "task_commented", "file_uploaded"
+]
 RunEvent = Literal["request_completed"]
 Recipient = str
 """`assignees`, `initiator`, `watchers`, `previous_assignees`, or an email address."""
 
 Outcome = Literal["approved", "rejected", "expired", "withdrawn", "invalid", "failed"]
 TaskStatus = Literal["pending", "approved", "rejected", "expired", "cancelled"]
+MAX_ATTACHMENTS = 100
+"""Files a run holds at most (its view travels with every query, update and carry-over)."""
 
 
 class _Config(BaseModel):
@@ -114,6 +118,7 @@ DEFAULT_STEP_NOTIFICATIONS: dict[StepEvent, list[Recipient]] = {
     "task_reminder": ["assignees"],
     "task_escalated": ["assignees", "previous_assignees", "initiator"],
     "task_commented": ["assignees", "initiator", "watchers"],
+    "file_uploaded": ["assignees", "initiator", "watchers"],
 }
 
 
@@ -192,6 +197,18 @@ class CommentRequest(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
+class AttachRequest(BaseModel):
+    """Record a file, already stored under the run's folder, as an attachment of the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: Person
+    name: str = Field(min_length=1, max_length=255, description="the file name people see")
+    key: str = Field(min_length=1, max_length=1024, description="`<org>/<process>/<run>/<file>`")
+    size: int = Field(ge=1, description="bytes")
+    content_type: str = Field(min_length=1, max_length=255, description="as its content shows")
+
+
 class WatchRequest(BaseModel):
     """Someone of the org starts (or stops) watching the run, or adds another watcher."""
 
@@ -231,6 +248,18 @@ class Comment(BaseModel):
     step: str | None = None
 
 
+class Attachment(BaseModel):
+    """A file attached to the run: where it is stored, what it is, who uploaded it and when."""
+
+    name: str
+    key: str
+    size: int
+    content_type: str
+    uploaded_by: Person
+    at: datetime
+    step: str | None = None
+
+
 class TaskView(BaseModel):
     """One step's task: who holds it, until when, and how it ended."""
 
@@ -250,7 +279,7 @@ class TaskView(BaseModel):
 
 
 class RunView(BaseModel):
-    """What a run shows: stage, current task, history, comments, watchers and the outcome."""
+    """What a run shows: stage, current task, history, comments, files, watchers, outcome."""
 
     workflow_id: str = ""
     org: str
@@ -261,6 +290,7 @@ class RunView(BaseModel):
     tasks: list[TaskView] = Field(default_factory=list)
     transitions: list[Transition] = Field(default_factory=list)
     comments: list[Comment] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
     watchers: list[Person] = Field(default_factory=list)
     outcome: Outcome | None = None
     outcome_reason: str = ""

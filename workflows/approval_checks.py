@@ -1,4 +1,4 @@
-"""The rules of the human step: who may decide, reassign, claim, comment, watch or withdraw.
+"""The rules of the human step: who may decide, reassign, claim, comment, attach, watch, withdraw.
 
 Each `check_*` method raises `RequestRefused` with a clear reason, changes nothing and does no
 I/O, so it can serve as an Update validator (a refused Update writes nothing to the history)
@@ -12,6 +12,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.approvals import (
+        MAX_ATTACHMENTS,
+        AttachRequest,
         Comment,
         DecisionRequest,
         HumanStepConfig,
@@ -131,6 +133,18 @@ class ApprovalChecks:
         self._check_open(actor)
         if not text.strip():
             raise RequestRefused("a comment needs some text")
+
+    def check_attach(self, request: AttachRequest) -> None:
+        """Someone of the org attaches a file stored under this run's folder, while it is open."""
+        self._check_open(request.actor)
+        folder = f"{self.state.org}/{self.state.process}/{workflow.info().workflow_id}/"
+        file = request.key.removeprefix(folder)
+        if not request.key.startswith(folder) or "/" in file or file in ("", ".", ".."):
+            raise RequestRefused("an attachment must be stored in this request's own folder")
+        if any(attachment.key == request.key for attachment in self.state.attachments):
+            raise RequestRefused("this file is already attached to the request")
+        if len(self.state.attachments) >= MAX_ATTACHMENTS:
+            raise RequestRefused(f"a request holds at most {MAX_ATTACHMENTS} files")
 
     def check_watch(self, request: WatchRequest) -> Person:
         """Anyone of the org watches; only the run's stakeholders add someone else."""

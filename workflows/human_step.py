@@ -1,9 +1,9 @@
 """The human step: a reusable block a workflow holds to run its approval steps.
 
 `ApprovalFlow` keeps the run's visible state (`RunView`: stage, tasks, transitions, comments,
-watchers, outcome), resolves a step's assignees through the directory, waits for a decision
-with reminders, an escalation chain and a deadline driven by timers, and upserts the search
-attributes and current details. The workflow class defines the Update and Signal handlers
+attachments, watchers, outcome), resolves a step's assignees through the directory, waits for a
+decision with reminders, an escalation chain and a deadline driven by timers, and upserts the
+search attributes and current details. The workflow class defines the Update and Signal handlers
 (Temporal requires it) and delegates to the `check_*` methods (validators: they raise
 `RequestRefused` before anything is written) and to the handler methods here.
 
@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         DECISION_EVENTS,
         LINK_LIFETIME_WITHOUT_DEADLINE,
         AssigneeQuery,
+        Attachment,
+        AttachRequest,
         HumanStepConfig,
         People,
         Person,
@@ -49,6 +51,15 @@ DIRECTORY_STEP = "directory"
 def format_time(moment: datetime | None) -> str:
     """A time as people read it in mail and in the Web UI."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "no deadline"
+
+
+def format_size(size: int) -> str:
+    """A file size as people read it: 812 bytes, 14.2 KB, 3.1 MB."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 class ApprovalFlow(ApprovalChecks):
@@ -227,6 +238,33 @@ class ApprovalFlow(ApprovalChecks):
             exclude=actor,
             actor_name=actor.name,
             comment=text,
+        )
+        return self.state
+
+    async def add_attachment(self, request: AttachRequest) -> RunView:
+        """Keep a stored file's record and tell the people the step's notices name."""
+        self.check_attach(request)
+        current = self.current
+        step = current.step if current else self.state.stage
+        attachment = Attachment(
+            name=request.name,
+            key=request.key,
+            size=request.size,
+            content_type=request.content_type,
+            uploaded_by=request.actor,
+            at=workflow.now(),
+            step=current.step if current else None,
+        )
+        self.state.attachments.append(attachment)
+        await self.notify(
+            step,
+            "file_uploaded",
+            f"attachment:{len(self.state.attachments)}",
+            exclude=request.actor,
+            actor_name=request.actor.name,
+            file_name=attachment.name,
+            file_size=format_size(attachment.size),
+            content_type=attachment.content_type,
         )
         return self.state
 

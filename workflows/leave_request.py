@@ -1,9 +1,9 @@
 """LeaveRequestWorkflow: Employee -> Manager -> HR; the balance is deducted once on approval.
 
 Workflow id: `<org>:leave_request:<key>`. Updates: `decide`, `reassign`, `claim`, `comment`,
-`watch`, `withdraw` (validators refuse before anything is written); signals `decide_signal`
-and `comment_signal` pass the same checks (a refused signal is logged and ignored); query
-`view` returns the `RunView`.
+`attach`, `watch`, `withdraw` (validators refuse before anything is written); signals
+`decide_signal` and `comment_signal` pass the same checks (a refused signal is logged and
+ignored); query `view` returns the `RunView`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from config.policies import ProcessPolicies
     from config.temporal_names import INITIATOR, ORG, PROCESS, TaskQueues
     from models.approvals import (
+        AttachRequest,
         ClaimRequest,
         CommentRequest,
         DecisionRequest,
@@ -299,6 +300,15 @@ class LeaveRequestWorkflow:
             await self.flow.add_comment(request.actor, request.text)
         except RequestRefused as refused:
             workflow.logger.warning("refused a comment by %s: %s", request.actor.email, refused)
+
+    @workflow.update
+    async def attach(self, request: AttachRequest) -> RunView:
+        """A file already stored under the run's folder joins the run; its notice goes out."""
+        return await self.flow.add_attachment(request)
+
+    @attach.validator
+    def _check_attach(self, request: AttachRequest) -> None:
+        self.flow.check_attach(request)
 
     @workflow.update
     def watch(self, request: WatchRequest) -> RunView:
