@@ -7,6 +7,8 @@ and as the gate of a Signal (a refused Signal is logged and ignored). Workflow c
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -21,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Person,
         RunView,
         TaskView,
+        Transition,
         WatchRequest,
     )
 
@@ -32,7 +35,7 @@ class RequestRefused(ApplicationError):
         super().__init__(message, type="RequestRefused", non_retryable=True)
 
 
-class ApprovalChecks:
+class ApprovalChecks(ABC):
     """The state of a run's human steps and the checks every request passes first."""
 
     def __init__(self, state: RunView) -> None:
@@ -220,9 +223,19 @@ class ApprovalChecks:
         assignees: list[Person] | None = None,
         reason: str = "",
     ) -> int:
-        """Add a transition to the history (overridden by the flow)."""
-        raise NotImplementedError
+        """Add a transition to the history; returns its number (stable, for idempotency keys)."""
+        self.state.transitions.append(
+            Transition(
+                at=workflow.now(),
+                step=step,
+                kind=kind,
+                actor=actor,
+                assignees=list(assignees or []),
+                reason=reason,
+            )
+        )
+        return len(self.state.transitions)
 
+    @abstractmethod
     def publish(self) -> None:
-        """Publish the state (overridden by the flow)."""
-        raise NotImplementedError
+        """Publish the state: search attributes and current details."""

@@ -36,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         RunView,
         StepEvent,
         TaskView,
-        Transition,
     )
     from models.notifications import ApprovalLinkSpec, EmailRequest
 
@@ -422,25 +421,3 @@ class ApprovalFlow(ApprovalChecks):
         if self.policies is None:
             return StepPolicy(hard_timeout=timedelta(minutes=10))
         return self.policies.policy_for(step)
-
-    def record(
-        self,
-        step: str,
-        kind: str,
-        *,
-        actor: Person | None = None,
-        assignees: list[Person] | None = None,
-        reason: str = "",
-    ) -> int:
-        """Add a transition to the history; returns its number (stable, for idempotency keys)."""
-        self.state.transitions.append(
-            Transition(
-                at=workflow.now(),
-                step=step,
-                kind=kind,
-                actor=actor,
-                assignees=list(assignees or []),
-                reason=reason,
-            )
-        )
-        return len(self.state.transitions)
