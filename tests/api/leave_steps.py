@@ -11,7 +11,6 @@ import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import WorkflowHandle
 
 from db.tables import LeaveBalance, LeaveRecord, User
 
@@ -80,21 +79,6 @@ async def wait_for_step(
 
     view: dict[str, Any] = await eventually(probe, lambda v: waiting_on(v) == (step, [email]))
     return view
-
-
-async def settled_history_length(handle: WorkflowHandle[Any, Any]) -> int:
-    """The history length once the run waits (two equal reads, no workflow task pending)."""
-    previous = -1
-    deadline = time.monotonic() + 10
-    while True:
-        events = (await handle.fetch_history()).events
-        last = (events[-1].WhichOneof("attributes") if events else None) or ""
-        if len(events) == previous and "workflow_task_s" not in last:
-            return previous
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the run never settled: {len(events)} {last}")
-        previous = len(events)
-        await asyncio.sleep(0.4)
 
 
 async def user_id(sessions: async_sessionmaker[AsyncSession], email: str) -> int:

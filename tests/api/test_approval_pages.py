@@ -19,8 +19,9 @@ from models.approvals import RunView
 from models.leave import LeaveRequestResult
 from starter.demo_data import EMPLOYEE, HEAD_OF_ENGINEERING, HR_OFFICER, MANAGER
 from tests.api.conftest import LoginAs
-from tests.api.leave_steps import settled_history_length, started, user_id, wait_for_step
+from tests.api.leave_steps import started, user_id, wait_for_step
 from tests.harness.smtp import SmtpInbox
+from tests.harness.temporal import settled_history_length
 
 pytestmark = pytest.mark.usefixtures("workers")
 

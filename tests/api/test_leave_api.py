@@ -37,11 +37,11 @@ from tests.api.leave_steps import (
     eventually,
     leave_records,
     run_view,
-    settled_history_length,
     started,
     user_id,
     wait_for_step,
 )
+from tests.harness.temporal import settled_history_length
 from workflows.leave_request import LeaveRequestWorkflow
 
 EMMA, LIAM, HANNAH = EMPLOYEE.email, MANAGER.email, HR_OFFICER.email

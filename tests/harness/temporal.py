@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -35,3 +38,21 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
     """A client of the session's dev server using Baton's pydantic data converter."""
     return temporal_env.client
+
+
+async def settled_history_length(handle: WorkflowHandle[Any, Any]) -> int:
+    """The history length once the run waits (two equal reads, no workflow task pending).
+
+    Tests compare it before and after a refused request to show nothing was written.
+    """
+    previous = -1
+    deadline = time.monotonic() + 10
+    while True:
+        events = (await handle.fetch_history()).events
+        last = (events[-1].WhichOneof("attributes") if events else None) or ""
+        if len(events) == previous and "workflow_task_s" not in last:
+            return previous
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the run never settled: {len(events)} {last}")
+        previous = len(events)
+        await asyncio.sleep(0.4)

@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from config.settings import Settings
 from models.approvals import AttachRequest, Person, WithdrawRequest
 from tests.harness.smtp import SmtpInbox
+from tests.harness.temporal import settled_history_length
 from tests.workflows.leave_scenarios import (
     EMMA,
     LIAM,
@@ -25,7 +26,6 @@ from tests.workflows.test_leave_request import (
     LeaveEnv,
     mails_to,
     running_workers,
-    settled_history_length,
 )
 from workflows.leave_request import LeaveRequestWorkflow
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +35,7 @@ from models.leave import RecordLeave
 from starter.demo_data import load_demo_data
 from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpInbox
+from tests.harness.temporal import settled_history_length
 from tests.workflows.leave_scenarios import (
     APPROVED,
     CLAIRE,
@@ -46,7 +46,6 @@ from tests.workflows.leave_scenarios import (
     OLIVER,
     QUIET,
     SOFIA,
-    Handle,
     approve_path,
     decide,
     escalate_path,
@@ -114,22 +113,6 @@ async def records(sessions: async_sessionmaker[AsyncSession]) -> list[LeaveRecor
 
 def mails_to(inbox: SmtpInbox, email: str, subject_part: str) -> list[str]:
     return [m.subject for m in inbox.messages if email in m.rcpt_tos and subject_part in m.subject]
-
-
-async def settled_history_length(handle: Handle) -> int:
-    """The history length once the run waits (two equal reads, no workflow task pending)."""
-    previous = -1
-    deadline = time.monotonic() + 10
-    while True:
-        history = await handle.fetch_history()
-        events = history.events
-        last = (events[-1].WhichOneof("attributes") if events else None) or ""
-        if len(events) == previous and "workflow_task_s" not in last:
-            return previous
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the run never settled: {len(events)} {last}")
-        previous = len(events)
-        await asyncio.sleep(0.4)
 
 
 async def test_approved_request_deducts_the_balance_once_and_tells_the_initiator(
