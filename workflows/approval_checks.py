@@ -29,10 +29,24 @@ with workflow.unsafe.imports_passed_through():
 
 
 class RequestRefused(ApplicationError):
-    """A person's request to a run that the rules refuse; the message says why."""
+    """A person's request that the run's state refuses (already decided, ended, ...)."""
+
+    kind = "RequestRefused"
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="RequestRefused", non_retryable=True)
+        super().__init__(message, type=self.kind, non_retryable=True)
+
+
+class NotPermitted(RequestRefused):
+    """The person may not do this on this run (not the assignee, their own request, ...)."""
+
+    kind = "NotPermitted"
+
+
+class InvalidRequest(RequestRefused):
+    """The request itself is incomplete or wrong (a rejection without a comment, ...)."""
+
+    kind = "InvalidRequest"
 
 
 class ApprovalChecks(ABC):
@@ -72,7 +86,7 @@ class ApprovalChecks(ABC):
 
     def _check_open(self, actor: Person) -> None:
         if actor.org != self.state.org:
-            raise RequestRefused("this request belongs to another organisation")
+            raise NotPermitted("this request belongs to another organisation")
         if self.ended:
             raise RequestRefused(f"this request has already ended ({self.state.outcome})")
 
@@ -82,7 +96,7 @@ class ApprovalChecks(ABC):
         if task is None or not task.assignees:
             raise RequestRefused("no step of this request is waiting for a decision")
         if actor.id == self.initiator.id:
-            raise RequestRefused("nobody can decide their own request")
+            raise NotPermitted("nobody can decide their own request")
         if all(person.id != actor.id for person in task.assignees):
             earlier = [
                 t.step for t in self.state.tasks if t.decided_by and t.decided_by.id == actor.id
@@ -92,26 +106,26 @@ class ApprovalChecks(ABC):
                     f"{actor.name} already decided the {earlier[0]} step of this request"
                 )
             names = ", ".join(person.name for person in task.assignees)
-            raise RequestRefused(f"only {names} can act on the {task.step} step")
+            raise NotPermitted(f"only {names} can act on the {task.step} step")
         return task
 
     def check_decision(self, request: DecisionRequest) -> TaskView:
         """A current assignee, once, with a comment when rejecting, not on their own request."""
         task = self._check_assignee(request.actor)
         if request.decision == "reject" and not request.comment.strip():
-            raise RequestRefused("a rejection needs a comment saying why")
+            raise InvalidRequest("a rejection needs a comment saying why")
         config = self.configs.get(task.step)
         if request.next_assignee is not None and not (config and config.assignee_may_choose_next):
-            raise RequestRefused(f"the {task.step} step does not let its assignee choose the next")
+            raise InvalidRequest(f"the {task.step} step does not let its assignee choose the next")
         return task
 
     def check_reassign(self, actor: Person, to: Person) -> TaskView:
         """A current assignee hands the task to someone else of the same org."""
         task = self._check_assignee(actor)
         if to.org != self.state.org:
-            raise RequestRefused("a task can only go to someone of the same organisation")
+            raise NotPermitted("a task can only go to someone of the same organisation")
         if to.id == self.initiator.id:
-            raise RequestRefused("nobody can decide their own request")
+            raise NotPermitted("nobody can decide their own request")
         if any(person.id == to.id for person in task.assignees):
             raise RequestRefused(f"{to.name} already holds the {task.step} step")
         return task
@@ -123,19 +137,19 @@ class ApprovalChecks(ABC):
         if task is None or not task.assignees:
             raise RequestRefused("no step of this request is waiting for a decision")
         if actor.id == self.initiator.id:
-            raise RequestRefused("nobody can decide their own request")
+            raise NotPermitted("nobody can decide their own request")
         if any(person.id == actor.id for person in task.assignees):
             raise RequestRefused(f"{actor.name} already holds the {task.step} step")
         config = self.configs.get(task.step)
         if config is None or not config.claim.allows(actor):
-            raise RequestRefused(f"{actor.name} may not claim the {task.step} step")
+            raise NotPermitted(f"{actor.name} may not claim the {task.step} step")
         return task
 
     def check_comment(self, actor: Person, text: str) -> None:
         """Someone of the org comments on a run that has not ended."""
         self._check_open(actor)
         if not text.strip():
-            raise RequestRefused("a comment needs some text")
+            raise InvalidRequest("a comment needs some text")
 
     def check_attach(self, request: AttachRequest) -> None:
         """Someone of the org attaches a file stored under this run's folder, while it is open."""
@@ -143,7 +157,7 @@ class ApprovalChecks(ABC):
         folder = f"{self.state.org}/{self.state.process}/{workflow.info().workflow_id}/"
         file = request.key.removeprefix(folder)
         if not request.key.startswith(folder) or "/" in file or file in ("", ".", ".."):
-            raise RequestRefused("an attachment must be stored in this request's own folder")
+            raise InvalidRequest("an attachment must be stored in this request's own folder")
         if any(attachment.key == request.key for attachment in self.state.attachments):
             raise RequestRefused("this file is already attached to the request")
         if len(self.state.attachments) >= MAX_ATTACHMENTS:
@@ -154,16 +168,16 @@ class ApprovalChecks(ABC):
         self._check_open(request.actor)
         watcher = request.watcher or request.actor
         if watcher.org != self.state.org:
-            raise RequestRefused("watchers must belong to the same organisation")
+            raise NotPermitted("watchers must belong to the same organisation")
         if watcher.id != request.actor.id and request.actor.id not in self._stakeholders():
-            raise RequestRefused("only the request's stakeholders can add other watchers")
+            raise NotPermitted("only the request's stakeholders can add other watchers")
         return watcher
 
     def check_withdraw(self, actor: Person) -> None:
         """Only the initiator, and only while the request is pending."""
         self._check_open(actor)
         if actor.id != self.initiator.id:
-            raise RequestRefused("only the person who made the request can withdraw it")
+            raise NotPermitted("only the person who made the request can withdraw it")
 
     def _stakeholders(self) -> set[int]:
         ids = {self.initiator.id} | {person.id for person in self.state.watchers}

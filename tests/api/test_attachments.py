@@ -230,7 +230,7 @@ async def test_no_upload_after_the_run_ended_and_a_refused_one_leaves_nothing(
     with pytest.raises(HTTPException) as raised:  # the run's own rules refuse after the store
         await attach(baton.store, OpenRun(handle, open_view, stranger), file)
     assert (raised.value.status_code, raised.value.detail) == (
-        409,
+        403,
         "this request belongs to another organisation",
     )
     assert stored_files(baton) == []

@@ -126,7 +126,7 @@ async def test_the_initiator_withdraws_and_nobody_else_may(
     workflow_id = (await started(client, emma))["workflow_id"]
 
     refused = await client.post(f"/runs/{workflow_id}/withdraw", json={}, headers=liam)
-    assert refused.status_code in (403, 409), refused.text
+    assert refused.status_code == 403, refused.text
     assert "only the person who made the request" in refused.json()["detail"]
 
     withdrawn = await client.post(
@@ -156,8 +156,8 @@ async def test_refused_decisions_answer_4xx_and_write_nothing(
         return str(detail)
 
     approve = {"decision": "approve"}
-    assert "only Liam Walker" in await refused(hannah, approve, {403, 409})
-    assert "their own request" in await refused(emma, approve, {403, 409})
+    assert "only Liam Walker" in await refused(hannah, approve, {403})
+    assert "their own request" in await refused(emma, approve, {403})
     assert "needs a comment" in await refused(liam, {"decision": "reject"}, {422})
     assert "extra" in await refused(liam, {**approve, "actor": {"id": 1}}, {422})
 
@@ -347,7 +347,7 @@ async def test_the_manager_hands_the_step_to_a_colleague(
 
     await wait_for_step(client, sofia, workflow_id, "manager", HEAD_OF_ENGINEERING.email)
     again = await client.post(url, json={"to": sofia_id}, headers=liam)
-    assert again.status_code in (403, 409), again.text
+    assert again.status_code == 403, again.text
     decided = await client.post(
         f"/runs/{workflow_id}/decision", json={"decision": "approve"}, headers=sofia
     )
