@@ -44,6 +44,7 @@ from api.state import AppState
 from bench.baseline import MachineFacts, machine_facts
 from bench.floor import (
     LatencyFigures,
+    bounded_gather,
     embedded_dev_server,
     floor_worker,
     measure_signal_latency,
@@ -253,16 +254,6 @@ async def bearer_of(http: httpx.AsyncClient, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def _bounded(tasks: list[Callable[[], Awaitable[T]]], concurrency: int) -> list[T]:
-    slots = asyncio.Semaphore(concurrency)
-
-    async def one(task: Callable[[], Awaitable[T]]) -> T:
-        async with slots:
-            return await task()
-
-    return list(await asyncio.gather(*(one(task) for task in tasks)))
-
-
 # -- leave requests waiting on their manager -------------------------------------------------
 
 
@@ -283,12 +274,12 @@ async def waiting_requests(stack: BatonStack, client: Client, count: int) -> lis
 
     days = [FIRST_DAY + timedelta(days=stack.next_day + number) for number in range(count)]
     stack.next_day += count
-    workflow_ids = await _bounded([start(day) for day in days], START_CONCURRENCY)
+    workflow_ids = await bounded_gather([start(day) for day in days], START_CONCURRENCY)
     await _until(
         lambda: _mailed(stack, MANAGER.email, workflow_ids), "every manager was told to decide"
     )
     idle = [_idle_check(client, workflow_id) for workflow_id in workflow_ids]
-    await _bounded(idle, IDLE_CONCURRENCY)
+    await bounded_gather(idle, IDLE_CONCURRENCY)
     return workflow_ids
 
 

@@ -179,7 +179,7 @@ def _run_token() -> str:
     return uuid4().hex[:12]
 
 
-async def _bounded(tasks: list[Callable[[], Awaitable[T]]], concurrency: int) -> list[T]:
+async def bounded_gather(tasks: list[Callable[[], Awaitable[T]]], concurrency: int) -> list[T]:
     """Await every task with at most `concurrency` in flight; their results in order."""
     slots = asyncio.Semaphore(concurrency)
 
@@ -223,7 +223,7 @@ async def measure_floor_chain(
         return run_one
 
     started = time.perf_counter()
-    latencies = await _bounded([chain(number) for number in range(runs)], concurrency)
+    latencies = await bounded_gather([chain(number) for number in range(runs)], concurrency)
     elapsed_s = time.perf_counter() - started
     return ChainFigures(
         runs=runs,
@@ -271,7 +271,7 @@ async def _start_waiting_runs(
 
         return start_one
 
-    return await _bounded([start(sample) for sample in range(samples)], START_CONCURRENCY)
+    return await bounded_gather([start(sample) for sample in range(samples)], START_CONCURRENCY)
 
 
 async def measure_signal_latency(

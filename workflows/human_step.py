@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from config.policies import ProcessPolicies, StepPolicy, activity_options
@@ -40,10 +39,10 @@ with workflow.unsafe.imports_passed_through():
     from models.notifications import ApprovalLinkSpec, EmailRequest
 
 from workflows.approval_checks import ApprovalChecks, RequestRefused
+from workflows.steps import NOTIFY_STEP, send_notice
 
 __all__ = ["ApprovalFlow", "RequestRefused"]
 
-NOTIFY_STEP = "notify"
 DIRECTORY_STEP = "directory"
 
 
@@ -391,16 +390,7 @@ class ApprovalFlow(ApprovalChecks):
             },
             approval_links=links,
         )
-        try:
-            await workflow.execute_activity(
-                "send_email",
-                request,
-                task_queue=self._queues.io,
-                summary=f"notify {event}",
-                **activity_options(self._policy(NOTIFY_STEP)),
-            )
-        except ActivityError as error:
-            workflow.logger.warning("could not send %s (%s): %s", event, key, error)
+        await send_notice(request, self._queues.io, self._policy(NOTIFY_STEP))
 
     async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
         """Run a directory or records activity under its step's policy on the I/O queue."""

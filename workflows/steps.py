@@ -154,14 +154,23 @@ class StepRunner:
                 **context,
             },
         )
-        try:
-            await workflow.execute_activity(
-                "send_email",
-                request,
-                task_queue=self.queues.io,
-                summary=f"notify {event}",
-                **activity_options(self.policies.policy_for(NOTIFY_STEP)),
-            )
-        except ActivityError as error:
-            # A notice that cannot go out after its own retries never decides the run.
-            workflow.logger.warning("could not send %s for step %s: %s", event, step, error)
+        await send_notice(request, self.queues.io, self.policies.policy_for(NOTIFY_STEP))
+
+
+async def send_notice(request: EmailRequest, queue: str, policy: StepPolicy) -> None:
+    """Send one templated email under the notify policy.
+
+    A notice that cannot go out after its own retries is logged and never decides the run.
+    """
+    try:
+        await workflow.execute_activity(
+            "send_email",
+            request,
+            task_queue=queue,
+            summary=f"notify {request.event}",
+            **activity_options(policy),
+        )
+    except ActivityError as error:
+        workflow.logger.warning(
+            "could not send %s (%s): %s", request.event, request.idempotency_key, error
+        )

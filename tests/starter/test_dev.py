@@ -145,15 +145,17 @@ def test_children_lines_are_prefixed_with_their_name() -> None:
 SPAWNS_A_GRANDCHILD = """
 import subprocess, sys, time
 grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-print("grandchild", grandchild.pid, flush=True)
+sys.stdout.write(f"grandchild {grandchild.pid}\\n")
+sys.stdout.flush()
 time.sleep(60)
 """
 
 IGNORES_POLITE_SIGNALS = """
-import signal, time
+import signal, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print("ready", flush=True)
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
 time.sleep(60)
 """
 
