@@ -15,8 +15,9 @@ import pytest
 from fastapi import HTTPException
 from temporalio.client import Client
 
+from activities.file_types import PDF
 from activities.storage import LocalObjectStore, ObjectStore
-from api.routes.attachments import PDF, ReceivedFile, attach
+from api.routes.attachments import ReceivedFile, attach
 from api.run_access import CLOSED, NO_SUCH_RUN, OpenRun
 from api.state import AppState
 from config.settings import Settings
