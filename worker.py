@@ -20,14 +20,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.ap_invoice import ApInvoiceActivities
 from activities.directory import DirectoryActivities
 from activities.documents import DocumentActivities
+from activities.erp.activity import ErpActivities
+from activities.extraction.activity import ExtractionActivities
 from activities.leave import LeaveActivities
 from activities.notify import NotifyActivities
 from activities.process_templates import ProcessTemplateActivities
+from activities.reference_data import ReferenceDataActivities
 from activities.retry_notices import RetryNoticeInterceptor
 from activities.storage import ObjectStore, build_object_store
 from config.logging_setup import configure_logging
+from config.secrets import SecretResolver
 from config.settings import Settings, get_settings
 from config.temporal_client import connect_temporal
 from config.temporal_names import QUEUE_ROLES, QueueRole
@@ -48,6 +53,10 @@ class ActivityDeps:
     store: ObjectStore
     directory: DirectoryActivities
     leave: LeaveActivities
+    reference: ReferenceDataActivities
+    erp: ErpActivities
+    ap_invoice: ApInvoiceActivities
+    extraction: ExtractionActivities
 
 
 def activities_for(role: QueueRole, deps: ActivityDeps) -> list[Callable[..., Any]]:
@@ -62,9 +71,21 @@ def activities_for(role: QueueRole, deps: ActivityDeps) -> list[Callable[..., An
             deps.leave.leave_balance,
             deps.leave.find_overlapping_leave,
             deps.leave.record_approved_leave,
+            deps.reference.find_supplier,
+            deps.reference.org_buyer_names,
+            deps.reference.find_purchase_order,
+            deps.reference.find_goods_receipt,
+            deps.reference.claim_invoice_number,
+            deps.reference.release_invoice_claim,
+            deps.erp.post_invoice_to_erp,
+            deps.erp.fetch_purchase_order_from_erp,
+            deps.erp.fetch_goods_receipt_from_erp,
+            deps.ap_invoice.store_invoice_manifest,
+            deps.ap_invoice.fetch_purchase_order,
+            deps.ap_invoice.verify_invoice,
         ]
     if role == "documents":
-        return [DocumentActivities(deps.store).inspect_pdf]
+        return [DocumentActivities(deps.store).inspect_pdf, deps.extraction.extract_invoice]
     return []
 
 
@@ -95,13 +116,20 @@ def build_activity_deps(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> ActivityDeps:
     """The activity classes of one worker process."""
+    store = build_object_store(settings)
+    reference = ReferenceDataActivities(sessions)
+    erp = ErpActivities(store, reference.erp_config_for_org, SecretResolver(settings.secrets))
     return ActivityDeps(
         settings=settings,
         notify=NotifyActivities(settings, sessions),
         templates=ProcessTemplateActivities(sessions),
-        store=build_object_store(settings),
+        store=store,
         directory=DirectoryActivities(sessions),
         leave=LeaveActivities(sessions),
+        reference=reference,
+        erp=erp,
+        ap_invoice=ApInvoiceActivities(store, reference, erp),
+        extraction=ExtractionActivities(store),
     )
 
 

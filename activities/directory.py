@@ -80,7 +80,7 @@ class DirectoryActivities:
 
     @activity.defn(name="resolve_assignees")
     async def resolve_assignees(self, query: AssigneeQuery) -> People:
-        """The people a step's assignee rule names for a run; never the initiator."""
+        """The people a step's assignee rule names for a run; the initiator only when allowed."""
         rule = query.rule
         async with self._sessions() as session:
             if rule.rule == "manager_of_initiator":
@@ -97,7 +97,8 @@ class DirectoryActivities:
                 people = await self._people(session, query.org, *filters)
                 if rule.role:
                     people = [person for person in people if rule.role in person.roles]
-        people = [person for person in people if person.id != query.initiator_id]
+        if query.exclude_initiator:
+            people = [person for person in people if person.id != query.initiator_id]
         logger.info("rule %s in %s names %d people", rule.rule, query.org, len(people))
         return People(people=people)
 

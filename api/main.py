@@ -16,13 +16,16 @@ from api.routes import (
     auth,
     files,
     health,
+    invoices,
     leave,
     operations,
+    pipeline,
     runs,
     tasks,
     templates,
     users,
 )
+from api.routes.reference import routers as reference_routers
 from api.state import AppState
 from config.settings import Settings, get_settings
 from db.engine import create_engine, session_factory
@@ -65,5 +68,9 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     routers = (health, auth, users, templates, files, operations, leave, runs, attachments, tasks)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(invoices.router)
+    for router in reference_routers:
+        app.include_router(router)
+    app.include_router(pipeline.router)
     app.include_router(approval_pages.router)
     return app

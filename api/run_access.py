@@ -30,8 +30,10 @@ from activities.directory import as_person
 from activities.process_templates import effective_policies, org_override
 from api.deps import Principal
 from db.tables import Department, User
+from models.ap_invoice import ApSettings
 from models.approvals import ClaimRule, HumanStepConfig, Person, RunView
 from models.leave import LeaveSettings
+from workflows.ap_invoice import APPROVAL_STEP, EXCEPTION_STEP, OPERATOR_STEP, numbered
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,27 @@ def _leave_steps(settings: dict[str, Any]) -> dict[str, HumanStepConfig]:
     return {"manager": leave.manager, "hr": leave.hr}
 
 
-HUMAN_STEPS = {"leave_request": _leave_steps}
+AP_STEP_NUMBERS = range(1, 10)
+"""The numbered human steps of an AP run the API knows: `exception`..`exception_9` and so on."""
+
+
+def _ap_steps(settings: dict[str, Any]) -> dict[str, HumanStepConfig]:
+    """Exception and operator tasks by their configs; `approval_n` by the n-th level of the
+    first band that has one (only its claim rule matters here; the run applies its own band)."""
+    ap = ApSettings.model_validate(settings)
+    steps: dict[str, HumanStepConfig] = {}
+    for number in AP_STEP_NUMBERS:
+        steps[numbered(EXCEPTION_STEP, number)] = ap.exception
+        steps[numbered(OPERATOR_STEP, number)] = ap.operator
+        levels = [
+            band.levels[number - 1] for band in ap.approval_bands if len(band.levels) >= number
+        ]
+        level = levels[0] if levels else ap.approval_bands[-1].levels[-1]
+        steps[f"{APPROVAL_STEP}_{number}"] = level.step
+    return steps
+
+
+HUMAN_STEPS = {"leave_request": _leave_steps, "ap_invoice": _ap_steps}
 """Processes run on the human step (their runs answer the `view` query), and their steps."""
 
 

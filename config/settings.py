@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.secrets import SecretsSettings
 from config.temporal_names import QueueRole, TaskQueues
 
 
@@ -125,6 +126,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
     dev: DevSettings = DevSettings()
+    secrets: SecretsSettings = SecretsSettings()
 
     def task_queues(self) -> TaskQueues:
         """The task queue names of this deployment."""

@@ -1,14 +1,17 @@
 """SQLModel tables of the application database.
 
 Temporal holds the state of each run; these tables hold reference data (orgs, people,
-templates) and records that activities write idempotently (sent mail, ...).
+templates, suppliers, purchase orders) and records that activities write idempotently
+(sent mail, invoice-number claims, ...).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -116,4 +119,117 @@ class LeaveRecord(SQLModel, table=True):
     days: int
     deducted: bool = True
     workflow_id: str = Field(max_length=255)
+    created_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class SupplierRow(SQLModel, table=True):
+    """A supplier of an org: how its invoices are recognised, matched and routed."""
+
+    __tablename__ = "supplier"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
+    name: str = Field(max_length=200)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tax_id: str | None = Field(default=None, max_length=64)
+    email_domains: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description="lower-case domains its invoices are mailed from",
+    )
+    match_method: str | None = Field(
+        default=None, max_length=8, description="none | 2way | 3way; null: the org's method"
+    )
+    department: str | None = Field(default=None, max_length=120, description="a department name")
+    erp_vendor_id: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    created_at: datetime = _timestamp()  # type: ignore[assignment]
+    updated_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class OrgAlias(SQLModel, table=True):
+    """Another name of an org that suppliers print as the buyer."""
+
+    __tablename__ = "org_alias"
+    __table_args__ = (UniqueConstraint("org_id", "alias"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
+    alias: str = Field(max_length=200)
+
+
+class PurchaseOrderRow(SQLModel, table=True):
+    """A purchase order of an org; `number_key` is its number as invoices are compared."""
+
+    __tablename__ = "purchase_order"
+    __table_args__ = (
+        UniqueConstraint("org_id", "number"),
+        Index("ix_purchase_order_org_id_number_key", "org_id", "number_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
+    number: str = Field(max_length=64)
+    number_key: str = Field(max_length=64)
+    supplier_id: int | None = Field(default=None, foreign_key="supplier.id", index=True)
+    currency: str = Field(max_length=3)
+    total_amount: Decimal | None = Field(default=None, sa_type=Numeric(18, 4))
+    department: str | None = Field(default=None, max_length=120)
+    lines: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description="LineItem dicts (JSON mode)",
+    )
+    status: str = Field(default="open", max_length=8, description="open | closed")
+    created_at: datetime = _timestamp()  # type: ignore[assignment]
+    updated_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class GoodsReceiptRow(SQLModel, table=True):
+    """A goods received note against a purchase order; its lines are what arrived."""
+
+    __tablename__ = "goods_receipt"
+    __table_args__ = (
+        UniqueConstraint("org_id", "number"),
+        Index("ix_goods_receipt_org_id_po_number_key", "org_id", "po_number_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
+    number: str = Field(max_length=64)
+    po_number: str = Field(max_length=64)
+    po_number_key: str = Field(max_length=64)
+    lines: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description="LineItem dicts (JSON mode)",
+    )
+    received_at: datetime = _timestamp()  # type: ignore[assignment]
+    created_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class ErpConnection(SQLModel, table=True):
+    """The ERP plugin an org posts to; its settings hold secret references, never secrets."""
+
+    __tablename__ = "erp_connection"
+
+    org_id: str = Field(foreign_key="org.id", primary_key=True, max_length=64)
+    plugin: str = Field(max_length=64)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class InvoiceClaim(SQLModel, table=True):
+    """A supplier's invoice number held by the run that saw it first (duplicate blocking)."""
+
+    __tablename__ = "invoice_claim"
+    __table_args__ = (UniqueConstraint("org_id", "supplier_key", "invoice_number_normalised"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", max_length=64)
+    supplier_key: str = Field(max_length=255)
+    invoice_number_normalised: str = Field(max_length=255)
+    transaction_id: str = Field(max_length=255)
+    invoice_number: str = Field(max_length=255, description="as printed")
     created_at: datetime = _timestamp()  # type: ignore[assignment]

@@ -22,7 +22,9 @@ RunEvent = Literal["request_completed"]
 Recipient = str
 """`assignees`, `initiator`, `watchers`, `previous_assignees`, or an email address."""
 
-Outcome = Literal["approved", "rejected", "expired", "withdrawn", "invalid", "failed"]
+Outcome = Literal[
+    "approved", "rejected", "expired", "withdrawn", "invalid", "failed", "posted", "duplicate"
+]
 TaskStatus = Literal["pending", "approved", "rejected", "expired", "cancelled"]
 MAX_ATTACHMENTS = 100
 """Files a run holds at most (its view travels with every query, update and carry-over)."""
@@ -319,6 +321,7 @@ class AssigneeQuery(BaseModel):
     org: str
     rule: AssigneeRule
     initiator_id: int
+    exclude_initiator: bool = True
 
 
 class PersonQuery(BaseModel):

@@ -1,4 +1,5 @@
-"""Demo orgs, departments and people to try Baton with; loading them again changes nothing.
+"""Demo orgs, departments and people to try Baton with, and AP reference data (suppliers,
+aliases, purchase orders: see `starter.demo_reference`); loading them again changes nothing.
 
 Every demo user logs in with `DEMO_PASSWORD`. `python -m starter.demo_data` migrates the
 configured database and loads them; `load_demo_data(sessions)` does the loading for `make dev`.
@@ -19,6 +20,7 @@ from config.settings import get_settings
 from db.engine import create_engine, session_factory, session_scope
 from db.migrate import migrate
 from db.tables import Department, LeaveBalance, Org, User
+from starter.demo_reference import ensure_demo_reference_data
 
 logger = logging.getLogger(__name__)
 
@@ -253,8 +255,8 @@ async def _ensure_leave_balances(
 
 
 async def load_demo_data(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Creates or updates the demo orgs, departments, users (passwords are never reset) and
-    leave balances (created when missing, never reset)."""
+    """Creates or updates the demo orgs, departments, users (passwords are never reset), and
+    creates leave balances and AP reference data when missing (never reset)."""
     report = LoadReport()
     async with session_scope(sessions) as session:
         departments: dict[tuple[str, str], int] = {}
@@ -268,6 +270,7 @@ async def load_demo_data(sessions: async_sessionmaker[AsyncSession]) -> None:
                 session, person, departments[(person.org_id, person.department)], manager_id, report
             )
         await _ensure_leave_balances(session, user_ids, report)
+        report.created += await ensure_demo_reference_data(session)
     logger.info(
         "demo data: %d orgs, %d users (%d rows created, %d updated)",
         len(DEMO_ORGS),

@@ -55,6 +55,12 @@ class ApprovalChecks(ABC):
     def __init__(self, state: RunView) -> None:
         self.state = state
         self.configs: dict[str, HumanStepConfig] = {}
+        self.initiator_steps: tuple[str, ...] = ()
+        """Step name prefixes the initiator may hold and decide (e.g. fixing their own upload)."""
+
+    def initiator_may_act(self, step: str) -> bool:
+        """Whether the initiator may hold this step (never, unless the process says so)."""
+        return bool(self.initiator_steps) and step.startswith(self.initiator_steps)
 
     @property
     def initiator(self) -> Person:
@@ -95,7 +101,7 @@ class ApprovalChecks(ABC):
         task = self.current
         if task is None or not task.assignees:
             raise RequestRefused("no step of this request is waiting for a decision")
-        if actor.id == self.initiator.id:
+        if actor.id == self.initiator.id and not self.initiator_may_act(task.step):
             raise NotPermitted("nobody can decide their own request")
         if all(person.id != actor.id for person in task.assignees):
             earlier = [
@@ -124,7 +130,7 @@ class ApprovalChecks(ABC):
         task = self._check_assignee(actor)
         if to.org != self.state.org:
             raise NotPermitted("a task can only go to someone of the same organisation")
-        if to.id == self.initiator.id:
+        if to.id == self.initiator.id and not self.initiator_may_act(task.step):
             raise NotPermitted("nobody can decide their own request")
         if any(person.id == to.id for person in task.assignees):
             raise RequestRefused(f"{to.name} already holds the {task.step} step")
@@ -136,7 +142,7 @@ class ApprovalChecks(ABC):
         task = self.current
         if task is None or not task.assignees:
             raise RequestRefused("no step of this request is waiting for a decision")
-        if actor.id == self.initiator.id:
+        if actor.id == self.initiator.id and not self.initiator_may_act(task.step):
             raise NotPermitted("nobody can decide their own request")
         if any(person.id == actor.id for person in task.assignees):
             raise RequestRefused(f"{actor.name} already holds the {task.step} step")

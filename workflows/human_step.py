@@ -101,7 +101,12 @@ class ApprovalFlow(ApprovalChecks):
     async def _resolve(self, task: TaskView, config: HumanStepConfig) -> list[Person]:
         found = await self.call(
             "resolve_assignees",
-            AssigneeQuery(org=self.state.org, rule=config.assignee, initiator_id=self.initiator.id),
+            AssigneeQuery(
+                org=self.state.org,
+                rule=config.assignee,
+                initiator_id=self.initiator.id,
+                exclude_initiator=not self.initiator_may_act(task.step),
+            ),
             People,
         )
         people = list(found.people)
@@ -116,7 +121,12 @@ class ApprovalFlow(ApprovalChecks):
             fallback = await self._lookup(
                 PersonQuery(org=self.state.org, email=config.sla.fallback_approver)
             )
-            people = [fallback] if fallback and fallback.id != self.initiator.id else []
+            people = (
+                [fallback]
+                if fallback
+                and (fallback.id != self.initiator.id or self.initiator_may_act(task.step))
+                else []
+            )
         return people
 
     def _chosen_next(self) -> int | None:

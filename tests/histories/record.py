@@ -2,12 +2,13 @@
 
 Runs each scenario on a throwaway dev server with the real workers, an SMTP server on
 loopback and a SQLite database, then writes `tests/histories/<workflow>-<path>.json`.
-Record again only for a new path or a new workflow; a changed workflow must replay the
-old files (guard the change with `workflow.patched`).
+Record again only for a new path or a new workflow (name the scenarios to record only them);
+a changed workflow must replay the old files (guard the change with `workflow.patched`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import tempfile
@@ -29,7 +30,7 @@ from starter.demo_data import load_demo_data
 from starter.temporal_server import temporal_binary
 from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpServer
-from tests.workflows import leave_scenarios
+from tests.workflows import ap_scenarios, leave_scenarios
 from worker import build_activity_deps, build_workers
 from workflows.mail_check import MailCheckWorkflow
 
@@ -80,6 +81,21 @@ def leave_request(path: leave_scenarios.Path, key: str) -> Scenario:
     return scenario
 
 
+def ap_invoice(path: ap_scenarios.Path) -> Scenario:
+    """An AP invoice path (see tests/workflows/ap_scenarios.py), run to its end."""
+
+    async def scenario(client: Client, settings: Settings) -> str:
+        engine = create_engine(settings.database.url)
+        try:
+            handle = await path(client, settings, session_factory(engine))
+            await handle.result()
+        finally:
+            await engine.dispose()
+        return handle.id
+
+    return scenario
+
+
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {
     "MailCheckWorkflow-delivered": (mail_check_delivered, True),
     "MailCheckWorkflow-failed": (mail_check_failed, False),
@@ -103,6 +119,11 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {
         leave_request(leave_scenarios.expire_path, "recorded-expire"),
         True,
     ),
+    "ApInvoiceWorkflow-auto-approve": (ap_invoice(ap_scenarios.auto_approve_path), True),
+    "ApInvoiceWorkflow-exception": (ap_invoice(ap_scenarios.exception_path), True),
+    "ApInvoiceWorkflow-duplicate": (ap_invoice(ap_scenarios.duplicate_path), True),
+    "ApInvoiceWorkflow-broken-file": (ap_invoice(ap_scenarios.broken_file_path), True),
+    "ApInvoiceWorkflow-operator-retry": (ap_invoice(ap_scenarios.operator_retry_path), True),
 }
 
 
@@ -122,8 +143,8 @@ async def _prepare_database(url: str) -> None:
     await engine.dispose()
 
 
-async def record() -> None:
-    """Run every scenario and write its history."""
+async def record(only: list[str]) -> None:
+    """Run every scenario (or those named) and write its history."""
     smtp = SmtpServer()
     smtp.start()
     with tempfile.TemporaryDirectory() as folder:
@@ -137,10 +158,13 @@ async def record() -> None:
         )
         try:
             for name, (scenario, mail_up) in SCENARIOS.items():
+                if only and name not in only:
+                    continue
                 settings = Settings(
                     _env_file=None,
                     data_dir=Path(folder),
                     database={"url": url},
+                    storage={"backend": "local", "local_root": Path(folder) / "files"},
                     temporal=TemporalSettings(task_queue_prefix=f"record-{name}-"),
                     mail=MailSettings(
                         smtp_host=smtp.host, smtp_port=smtp.port if mail_up else free_port()
@@ -165,4 +189,6 @@ async def record() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    asyncio.run(record())
+    parser = argparse.ArgumentParser(description="Record workflow histories for replay tests.")
+    parser.add_argument("only", nargs="*", help="scenario names (default: all)")
+    asyncio.run(record(parser.parse_args().only))

@@ -1,0 +1,1 @@
+"""Invoice extraction: embedded e-invoices, text layers and OCR, run in a sandboxed process."""
