@@ -47,6 +47,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
                 "factuurnummer", "factuur nummer", "factuurnr", "factuur nr", "factuur #",
                 "gutschriftsnummer", "gutschrift nr", "credit note number", "credit note no",
                 "avoir n °", "nota number", "document number", "document no",
+                "re nr", "rg nr", "rechn nr", "fact n °", "fact no", "inv #", "invoice nbr",
             )
         ),
         *((phrase, 0.6) for phrase in ("belegnummer", "belegnr", "beleg nr", "receipt no")),
@@ -66,6 +67,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
                 "date of invoice", "invoice dated", "date de facture", "date de la facture",
                 "date facture", "date d emission", "factuurdatum", "factuur datum",
                 "belegdatum", "ausstellungsdatum", "gutschriftsdatum", "issue date",
+                "tax point", "tax point date", "rechnungs datum",
                 "date of issue", "billing date", "date de facturation", "datum factuur",
             )
         ),
@@ -83,6 +85,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
                 "date limite", "a payer avant le", "a regler avant le", "vervaldatum",
                 "vervaldag", "uiterste betaaldatum", "te betalen voor", "betalen voor",
                 "please remit until", "remit until", "remit by", "zu zahlen bis",
+                "payable before", "due before", "zahlbar am", "a payer avant",
             )
         ),
         ("due", 0.6),
@@ -109,7 +112,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
                 "ihre referenz", "ihr zeichen", "referenz des kaufers", "buyer reference",
             )
         ),
-        *((phrase, 0.3) for phrase in ("order", "commande", "order id")),
+        *((phrase, 0.3) for phrase in ("order", "commande")),
     ),
     "other_code": tuple(
         (phrase, 1.0)
@@ -156,11 +159,13 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
                 "gross amount", "gross total", "total ttc", "montant ttc", "total facture",
                 "montant total", "totaal", "totaalbedrag", "factuur totaal", "totaal incl btw",
                 "factuurbedrag", "total gross", "total inc vat", "total incl tax",
+                "rechnungsendbetrag", "gesamtpreis", "montant a payer",
                 "total including tax", "total inc tax", "amount incl vat", "total tax incl",
             )
         ),
         ("total", 0.8),
         ("brutto", 0.7),
+        ("gesamt", 0.7),
         ("summe", 0.6),
     ),
     "amount_due": tuple(
@@ -185,6 +190,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
             "grondslag", "excl ust", "exkl ust", "excl mwst", "exkl mwst", "ohne ust",
             "ohne mwst", "net", "total hors tva", "totaal exclusief btw",
             "amount before tax", "taxable amount", "total before tax", "total exc vat",
+            "netto bedrag", "nettobedrag", "total hors taxe", "total net ht", "warenwert netto",
             "total excl tax", "total excluding tax", "total exc tax", "total tax excl",
         )
     ),

@@ -12,7 +12,7 @@ import pdfplumber
 import pytest
 
 from activities.extraction.text_amounts import find_amounts, parse_number
-from activities.extraction.text_dates import find_dates
+from activities.extraction.text_dates import DateOrder, find_dates
 from activities.extraction.text_fields import fields_from_text
 from bench.corpus_scoring import fields_as_corpus_dict, line_items_found, load_corpus, score_fields
 
@@ -496,8 +496,8 @@ def test_amounts_keep_their_sign_currency_and_spaces() -> None:
         ("Zahlungsziel 21.05.14", "dmy", date(2014, 5, 21)),
     ],
 )
-def test_dates_in_each_style(text: str, order: str, value: date) -> None:
-    assert [found.value for found in find_dates(text, order)] == [value]  # type: ignore[arg-type]
+def test_dates_in_each_style(text: str, order: DateOrder, value: date) -> None:
+    assert [found.value for found in find_dates(text, order)] == [value]
 
 
 def test_parsing_stays_fast() -> None:
