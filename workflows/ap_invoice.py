@@ -9,7 +9,9 @@ under the threshold, else through the approval bands); post to the ERP once.
 A document that cannot be read fails the run with its reason. A technical failure (an OCR crash,
 the ERP down past its retries) opens an operator task: `retry_step`, `continue_at` a named stage
 after a manual override, or reject. Updates: `decide`, `correct`, `continue_at`, `retry_step`,
-`reassign`, `claim`, `comment`, `watch`; queries `view` (the human steps) and `invoice`.
+`reassign`, `claim`, `comment`, `watch` (shared with every human-step workflow through
+`HumanStepHandlers`); signals `decide_signal`, `comment_signal`; queries `view` and
+`invoice_view`.
 """
 
 from __future__ import annotations
@@ -51,14 +53,10 @@ with workflow.unsafe.imports_passed_through():
         VerifyInvoice,
     )
     from models.approvals import (
-        ClaimRequest,
-        CommentRequest,
         DecisionRequest,
         Person,
-        ReassignRequest,
         RunView,
         TaskView,
-        WatchRequest,
     )
     from models.erp import ErpPosted, ErpPosting, PurchaseOrderQuery
     from models.invoices import (
@@ -77,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.ap_routing import approval_steps, auto_approves, invoice_amount, with_sla
 from workflows.approval_checks import NotPermitted, RequestRefused
 from workflows.human_step import ApprovalFlow
+from workflows.human_step_handlers import HumanStepHandlers
 from workflows.steps import StepFailed, StepRunner
 
 DOCUMENT_ERRORS = frozenset(
@@ -104,7 +103,7 @@ def numbered(base: str, number: int) -> str:
 
 
 @workflow.defn
-class ApInvoiceWorkflow:
+class ApInvoiceWorkflow(HumanStepHandlers):
     """One invoice through extraction, checks, approval and posting."""
 
     @workflow.init
@@ -640,35 +639,6 @@ class ApInvoiceWorkflow:
             self.flow.add_comment_record(actor, comment)
         self.flow.publish()
 
-    # -- handlers ----------------------------------------------------------------------------
-
-    @workflow.query
-    def view(self) -> RunView:
-        """The run as people see it (tasks, transitions, comments, outcome)."""
-        return self.flow.state
-
-    @workflow.query
-    def invoice_view(self) -> InvoiceView:
-        """The invoice as read and corrected, the checks, failures and posting."""
-        return self.invoice.model_copy(update={"run": self.flow.state})
-
-    @workflow.update
-    def decide(self, request: DecisionRequest) -> RunView:
-        """An assignee approves or rejects; on an exception, approving accepts it as it is."""
-        return self.flow.decide(request)
-
-    @decide.validator
-    def _check_decide(self, request: DecisionRequest) -> None:
-        self.flow.check_decision(request)
-
-    @workflow.signal
-    def decide_signal(self, request: DecisionRequest) -> None:
-        """The fire-and-forget form of `decide` (an email reply, the CLI)."""
-        try:
-            self.flow.decide(request)
-        except RequestRefused as refused:
-            workflow.logger.warning("refused a decision by %s: %s", request.actor.email, refused)
-
     def _correction_task(self, request: CorrectionRequest) -> TaskView:
         self._pending((EXCEPTION_STEP,))
         task = self.flow.check_decision(DecisionRequest(actor=request.actor, decision="approve"))
@@ -681,6 +651,13 @@ class ApInvoiceWorkflow:
         if self.invoice.invoice is None and request.stage != "extract_invoice":
             raise RequestRefused("the invoice has not been read yet; continue at extract_invoice")
         return task
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    @workflow.query
+    def invoice_view(self) -> InvoiceView:
+        """The invoice as read and corrected, the checks, failures and posting."""
+        return self.invoice.model_copy(update={"run": self.flow.state})
 
     @workflow.update
     def correct(self, request: CorrectionRequest) -> RunView:
@@ -723,39 +700,3 @@ class ApInvoiceWorkflow:
     @retry_step.validator
     def _check_retry(self, request: RetryRequest) -> None:
         self._check_operator(request.actor, (OPERATOR_STEP,))
-
-    @workflow.update
-    async def reassign(self, request: ReassignRequest) -> RunView:
-        """A current assignee hands the task to a colleague."""
-        return await self.flow.reassign_task(request.actor, request.to, request.reason)
-
-    @reassign.validator
-    def _check_reassign(self, request: ReassignRequest) -> None:
-        self.flow.check_reassign(request.actor, request.to)
-
-    @workflow.update
-    async def claim(self, request: ClaimRequest) -> RunView:
-        """Someone the step's claim rule allows takes the task."""
-        return await self.flow.claim_task(request.actor, request.reason)
-
-    @claim.validator
-    def _check_claim(self, request: ClaimRequest) -> None:
-        self.flow.check_claim(request.actor)
-
-    @workflow.update
-    async def comment(self, request: CommentRequest) -> RunView:
-        """A comment on the run; the step's comment notice goes out."""
-        return await self.flow.add_comment(request.actor, request.text)
-
-    @comment.validator
-    def _check_comment(self, request: CommentRequest) -> None:
-        self.flow.check_comment(request.actor, request.text)
-
-    @workflow.update
-    def watch(self, request: WatchRequest) -> RunView:
-        """Start or stop watching the run."""
-        return self.flow.watch(request)
-
-    @watch.validator
-    def _check_watch(self, request: WatchRequest) -> None:
-        self.flow.check_watch(request)

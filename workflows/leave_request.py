@@ -21,12 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from config.temporal_names import INITIATOR, ORG, PROCESS, TaskQueues
     from models.approvals import (
         AttachRequest,
-        ClaimRequest,
-        CommentRequest,
-        DecisionRequest,
-        ReassignRequest,
         RunView,
-        WatchRequest,
         WithdrawRequest,
     )
     from models.leave import (
@@ -43,7 +38,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.steps import PoliciesRequest, RunContext
 
-from workflows.human_step import ApprovalFlow, RequestRefused
+from workflows.human_step import ApprovalFlow
+from workflows.human_step_handlers import HumanStepHandlers
 from workflows.steps import StepFailed, StepRunner
 
 PROCESS_NAME = "leave_request"
@@ -51,7 +47,7 @@ RECORD_STEP = "record_leave"
 
 
 @workflow.defn
-class LeaveRequestWorkflow:
+class LeaveRequestWorkflow(HumanStepHandlers):
     """An employee's leave request through the manager and HR steps."""
 
     @workflow.init
@@ -242,64 +238,7 @@ class LeaveRequestWorkflow:
         carried = LeaveRequestCarry(state=self.flow.state)
         workflow.continue_as_new(self.request.model_copy(update={"carried": carried}))
 
-    # -- handlers: Temporal needs them on the workflow class; the flow holds the rules ------
-
-    @workflow.query
-    def view(self) -> RunView:
-        """The run as people see it."""
-        return self.flow.state
-
-    @workflow.update
-    def decide(self, request: DecisionRequest) -> RunView:
-        """A current assignee approves or rejects the pending step."""
-        return self.flow.decide(request)
-
-    @decide.validator
-    def _check_decide(self, request: DecisionRequest) -> None:
-        self.flow.check_decision(request)
-
-    @workflow.signal
-    def decide_signal(self, request: DecisionRequest) -> None:
-        """The fire-and-forget form of `decide` (an email reply, the CLI)."""
-        try:
-            self.flow.decide(request)
-        except RequestRefused as refused:
-            workflow.logger.warning("refused a decision by %s: %s", request.actor.email, refused)
-
-    @workflow.update
-    async def reassign(self, request: ReassignRequest) -> RunView:
-        """A current assignee hands the task to a colleague."""
-        return await self.flow.reassign_task(request.actor, request.to, request.reason)
-
-    @reassign.validator
-    def _check_reassign(self, request: ReassignRequest) -> None:
-        self.flow.check_reassign(request.actor, request.to)
-
-    @workflow.update
-    async def claim(self, request: ClaimRequest) -> RunView:
-        """Someone the step's claim rule allows takes the task."""
-        return await self.flow.claim_task(request.actor, request.reason)
-
-    @claim.validator
-    def _check_claim(self, request: ClaimRequest) -> None:
-        self.flow.check_claim(request.actor)
-
-    @workflow.update
-    async def comment(self, request: CommentRequest) -> RunView:
-        """A comment on the run; the step's comment notice goes out."""
-        return await self.flow.add_comment(request.actor, request.text)
-
-    @comment.validator
-    def _check_comment(self, request: CommentRequest) -> None:
-        self.flow.check_comment(request.actor, request.text)
-
-    @workflow.signal
-    async def comment_signal(self, request: CommentRequest) -> None:
-        """The fire-and-forget form of `comment`."""
-        try:
-            await self.flow.add_comment(request.actor, request.text)
-        except RequestRefused as refused:
-            workflow.logger.warning("refused a comment by %s: %s", request.actor.email, refused)
+    # -- handlers beyond the shared ones (`HumanStepHandlers`) ------------------------------
 
     @workflow.update
     async def attach(self, request: AttachRequest) -> RunView:
@@ -309,15 +248,6 @@ class LeaveRequestWorkflow:
     @attach.validator
     def _check_attach(self, request: AttachRequest) -> None:
         self.flow.check_attach(request)
-
-    @workflow.update
-    def watch(self, request: WatchRequest) -> RunView:
-        """Start or stop watching the run."""
-        return self.flow.watch(request)
-
-    @watch.validator
-    def _check_watch(self, request: WatchRequest) -> None:
-        self.flow.check_watch(request)
 
     @workflow.update
     def withdraw(self, request: WithdrawRequest) -> RunView:
