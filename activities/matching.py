@@ -268,14 +268,22 @@ def _po_line_findings(
     return findings
 
 
+def _excess_quantity(
+    line: LineItem, reference: LineItem, tolerances: MatchTolerances
+) -> Decimal | None:
+    """How much more the line bills than the reference line allows, beyond the tolerance."""
+    if line.quantity is None or reference.quantity is None:
+        return None
+    excess = line.quantity - reference.quantity
+    return excess if excess > tolerances.quantity else None
+
+
 def _ordered_quantity_findings(
     line: LineItem, index: int, ordered: LineItem, po_number: str, tolerances: MatchTolerances
 ) -> list[Finding]:
     """The line bills more than was ordered, beyond the quantity tolerance."""
-    if line.quantity is None or ordered.quantity is None:
-        return []
-    excess = line.quantity - ordered.quantity
-    if excess <= tolerances.quantity:
+    excess = _excess_quantity(line, ordered, tolerances)
+    if excess is None or line.quantity is None or ordered.quantity is None:
         return []
     return [
         Finding(
@@ -508,10 +516,8 @@ def _received_quantity_findings(
     if received is None:
         message = f"{label} is not on goods receipt {grn_number}; check it was delivered"
         return [Finding(kind="match", field=f"line_items[{index}]", message=message)]
-    if line.quantity is None or received.quantity is None:
-        return []
-    excess = line.quantity - received.quantity
-    if excess <= tolerances.quantity:
+    excess = _excess_quantity(line, received, tolerances)
+    if excess is None or line.quantity is None or received.quantity is None:
         return []
     return [
         Finding(
