@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.activities.extraction.samples import CORPUS
+from tests.corpus import CORPUS
 
 REPO = Path(__file__).resolve().parents[2]
 FACTUR_X = CORPUS / "zugferd" / "XML-Rechnung_FX_EN16931_Rabatte.pdf"

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import io
 import zlib
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
-
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "invoice-corpus"
 
 SCANNED_INVOICE_LINES = [
     "Nordwind Papier GmbH",

@@ -15,10 +15,10 @@ from bench.corpus_scoring import fields_as_corpus_dict, line_items_found, load_c
 from models.invoices import ExtractedInvoice
 from tests.activities.extraction.samples import (
     BILLION_LAUGHS,
-    CORPUS,
     UBL_INVOICE,
     pdf_with_attachments,
 )
+from tests.corpus import CORPUS
 
 ZUGFERD = {document.name: document for document in load_corpus(CORPUS / "zugferd")}
 

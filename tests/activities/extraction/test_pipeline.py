@@ -12,7 +12,6 @@ from activities.documents import MAX_PDF_BYTES
 from activities.extraction.ocr import ocr_pdf_pages
 from activities.extraction.pipeline import extract_document, text_is_usable
 from tests.activities.extraction.samples import (
-    CORPUS,
     UBL_INVOICE,
     encrypted_pdf,
     scanned_invoice_pdf,
@@ -20,6 +19,7 @@ from tests.activities.extraction.samples import (
     sideways_photo_jpeg,
 )
 from tests.activities.pdf_samples import blank_pdf, text_pdf
+from tests.corpus import CORPUS
 
 FACTUR_X = CORPUS / "zugferd" / "XML-Rechnung_FX_EN16931_Rabatte.pdf"
 INVOICE_LINES = ["ACME Supplies Ltd", "Invoice INV-2026-0042", "Total due: 1,234.50 EUR"]

@@ -27,11 +27,11 @@ from activities.extraction.sandbox import (
 from activities.storage import LocalObjectStore
 from models.invoices import ExtractRequest
 from tests.activities.extraction.samples import (
-    CORPUS,
     bomb_pdf,
     busy_pdf,
     scanned_invoice_pdf,
 )
+from tests.corpus import CORPUS
 
 FACTUR_X = CORPUS / "zugferd" / "XML-Rechnung_FX_EN16931_Rabatte.pdf"
 LIMITS = ExtractionLimits()

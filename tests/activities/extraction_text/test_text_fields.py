@@ -15,8 +15,7 @@ from activities.extraction.text_amounts import find_amounts, parse_number
 from activities.extraction.text_dates import DateOrder, find_dates
 from activities.extraction.text_fields import fields_from_text
 from bench.corpus_scoring import fields_as_corpus_dict, line_items_found, load_corpus, score_fields
-
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "invoice-corpus"
+from tests.corpus import CORPUS
 
 US_INVOICE = """Acme Widgets Inc.
 1200 Industrial Parkway
