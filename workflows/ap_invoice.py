@@ -413,11 +413,13 @@ class ApInvoiceWorkflow(HumanStepHandlers):
             self.invoice.department or settings.default_department,
             reasons,
         )
-        self.flow.state.details.update(
-            exception=", ".join(finding.message for finding in self.invoice.findings)[:500]
-        )
+        found = "; ".join(finding.message for finding in self.invoice.findings)[:500]
+        self.flow.state.details.update(exception=found)
         self.resume_at = None
+        summary = self.flow.summary
+        self.flow.summary = f"{summary}. To check: {found}"
         task = await self.flow.run_step(step, config)
+        self.flow.summary = summary
         if task.status == "rejected":
             self.flow.end("rejected", task.comment)
             return None
