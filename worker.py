@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -26,6 +27,7 @@ from activities.documents import DocumentActivities
 from activities.erp.activity import ErpActivities
 from activities.extraction.activity import ExtractionActivities
 from activities.leave import LeaveActivities
+from activities.mail_intake.activity import MailIntakeActivities
 from activities.notify import NotifyActivities
 from activities.process_templates import ProcessTemplateActivities
 from activities.reference_data import ReferenceDataActivities
@@ -38,7 +40,7 @@ from config.temporal_client import connect_temporal
 from config.temporal_names import QUEUE_ROLES, QueueRole
 from db.engine import create_engine, session_factory
 from db.migrate import migrate
-from workflows.registry import WORKFLOWS
+from workflows.registry import WORKFLOWS, workflow_runner
 
 logger = logging.getLogger("worker")
 
@@ -57,6 +59,7 @@ class ActivityDeps:
     erp: ErpActivities
     ap_invoice: ApInvoiceActivities
     extraction: ExtractionActivities
+    mail_intake: MailIntakeActivities
 
 
 def activities_for(role: QueueRole, deps: ActivityDeps) -> list[Callable[..., Any]]:
@@ -83,6 +86,8 @@ def activities_for(role: QueueRole, deps: ActivityDeps) -> list[Callable[..., An
             deps.ap_invoice.store_invoice_manifest,
             deps.ap_invoice.fetch_purchase_order,
             deps.ap_invoice.verify_invoice,
+            deps.mail_intake.list_unseen_messages,
+            deps.mail_intake.take_in_messages,
         ]
     if role == "documents":
         return [DocumentActivities(deps.store).inspect_pdf, deps.extraction.extract_invoice]
@@ -107,6 +112,10 @@ def build_workers(
                 interceptors=interceptors,
                 max_concurrent_activities=deps.settings.worker.max_concurrent_activities,
                 max_concurrent_workflow_tasks=deps.settings.worker.max_concurrent_workflow_tasks,
+                sticky_queue_schedule_to_start_timeout=timedelta(
+                    seconds=deps.settings.worker.sticky_timeout_seconds
+                ),
+                workflow_runner=workflow_runner(),
             )
         )
     return workers
@@ -118,7 +127,8 @@ def build_activity_deps(
     """The activity classes of one worker process."""
     store = build_object_store(settings)
     reference = ReferenceDataActivities(sessions)
-    erp = ErpActivities(store, reference.erp_config_for_org, SecretResolver(settings.secrets))
+    secrets = SecretResolver(settings.secrets)
+    erp = ErpActivities(store, reference.erp_config_for_org, secrets)
     return ActivityDeps(
         settings=settings,
         notify=NotifyActivities(settings, sessions),
@@ -130,6 +140,7 @@ def build_activity_deps(
         erp=erp,
         ap_invoice=ApInvoiceActivities(store, reference, erp),
         extraction=ExtractionActivities(store),
+        mail_intake=MailIntakeActivities(settings, sessions, store, secrets),
     )
 
 

@@ -14,16 +14,21 @@ At-least-once execution is made safe by a claim in the ``sent_email`` table:
    deleted) so the next attempt sends at once.
 
 For a row in ``sending``, ``created_at`` is the time the current claim was taken.
+
+An email that asks for a decision, when `MailSettings.reply_address` names an intake mailbox,
+carries a reply token in its subject (`[Baton #XXXX-XXXX-XXXX]`) and that mailbox as Reply-To;
+the row keeps the token and the approval task, so mail intake can match the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -44,6 +49,7 @@ from activities.approval_links import ApprovalLinkClaims, approval_url, mint_app
 from config.settings import MailSettings, Settings
 from db.engine import session_scope
 from db.tables import SentEmail, utcnow
+from models.mail import REPLY_TOKEN_ALPHABET, format_reply_token
 from models.notifications import EmailRequest, EmailResult
 
 logger = logging.getLogger(__name__)
@@ -180,6 +186,26 @@ class _Claim:
     claimed_at: datetime
 
 
+@dataclass(frozen=True)
+class _ReplyByMail:
+    """An approval email's reply token, its subject tag, and where replies go."""
+
+    token: str
+    tag: str
+    address: str
+    approval: dict[str, Any]
+
+
+def reply_token_for(secret_key: str, idempotency_key: str) -> str:
+    """The reply token of the email sent for a key: 12 Crockford base32 characters (60 bits),
+    unguessable without the secret and the same for every attempt."""
+    digest = hmac.new(
+        secret_key.encode(), b"baton.reply-token.v1:" + idempotency_key.encode(), hashlib.sha256
+    ).digest()
+    number = int.from_bytes(digest[:8], "big") >> 4
+    return "".join(REPLY_TOKEN_ALPHABET[(number >> shift) & 31] for shift in range(55, -1, -5))
+
+
 def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
@@ -207,13 +233,17 @@ class NotifyActivities:
     async def send_email(self, request: EmailRequest) -> EmailResult:
         """Render the event's templates and send the email, unless its key already went out."""
         recipients = envelope_recipients(request)
-        reply_to = _address_of(request.reply_to) if request.reply_to else None
-        rendered = self._templates.render(request.event, self._context(request))
+        reply = self._reply_by_mail(request)
+        reply_to = reply.address if reply else request.reply_to
+        rendered = self._templates.render(request.event, self._context(request, reply))
+        if reply is not None:
+            rendered = replace(rendered, subject=f"{rendered.subject} {reply.tag}")
         outcome = await self._acquire(
             request.idempotency_key,
             message_id_for(request.idempotency_key, self._domain),
             recipients,
             rendered.subject,
+            reply,
         )
         if isinstance(outcome, EmailResult):
             logger.info(
@@ -237,7 +267,20 @@ class NotifyActivities:
         )
         return EmailResult(message_id=outcome.message_id, sent=True, recipients=recipients)
 
-    def _context(self, request: EmailRequest) -> dict[str, Any]:
+    def _reply_by_mail(self, request: EmailRequest) -> _ReplyByMail | None:
+        """How the approver may answer by reply, when the email asks for a decision and an
+        intake mailbox takes replies: the subject tag and where replies go."""
+        if request.approval_links is None or not self._mail.reply_address:
+            return None
+        token = reply_token_for(self._settings.secret_key(), request.idempotency_key)
+        return _ReplyByMail(
+            token=token,
+            tag=format_reply_token(token),
+            address=self._mail.reply_address,
+            approval=request.approval_links.model_dump(mode="json"),
+        )
+
+    def _context(self, request: EmailRequest, reply: _ReplyByMail | None) -> dict[str, Any]:
         """The template context, with freshly minted approval links when asked for."""
         spec = request.approval_links
         if spec is None:
@@ -252,7 +295,7 @@ class NotifyActivities:
             )
             token = mint_approval_token(secret, claims)
             links[f"{action}_url"] = approval_url(public_url, token)
-        return {**request.context, **links}
+        return {**request.context, **links, "reply_by_mail": reply is not None}
 
     def _compose(
         self, request: EmailRequest, rendered: RenderedEmail, message_id: str, reply_to: str | None
@@ -264,7 +307,7 @@ class NotifyActivities:
                 if any(entry.strip() for entry in entries):
                     message[header] = ", ".join(entry for entry in entries if entry.strip())
             if reply_to:
-                message["Reply-To"] = request.reply_to
+                message["Reply-To"] = reply_to
             message["Subject"] = rendered.subject
             message["Date"] = formatdate(usegmt=True)
             message["Message-ID"] = message_id
@@ -301,12 +344,17 @@ class NotifyActivities:
             )
 
     async def _acquire(
-        self, key: str, message_id: str, recipients: list[str], subject: str
+        self,
+        key: str,
+        message_id: str,
+        recipients: list[str],
+        subject: str,
+        reply: _ReplyByMail | None = None,
     ) -> _Claim | EmailResult:
         """Claim the key, or learn that it went out; waits while another attempt holds it."""
         while True:
             claimed_at = utcnow()
-            if await self._insert_claim(key, message_id, recipients, subject, claimed_at):
+            if await self._insert_claim(key, message_id, recipients, subject, claimed_at, reply):
                 return _Claim(key, message_id, claimed_at)
             async with self._sessions() as session:
                 row = await session.get(SentEmail, key)
@@ -324,7 +372,13 @@ class NotifyActivities:
             await asyncio.sleep(_POLL_SECONDS)
 
     async def _insert_claim(
-        self, key: str, message_id: str, recipients: list[str], subject: str, claimed_at: datetime
+        self,
+        key: str,
+        message_id: str,
+        recipients: list[str],
+        subject: str,
+        claimed_at: datetime,
+        reply: _ReplyByMail | None,
     ) -> bool:
         row = SentEmail(
             key=key,
@@ -333,6 +387,8 @@ class NotifyActivities:
             subject=subject[:500],
             state="sending",
             created_at=claimed_at,
+            reply_token=reply.token if reply else None,
+            approval=reply.approval if reply else None,
         )
         try:
             async with session_scope(self._sessions) as session:

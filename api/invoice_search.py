@@ -46,13 +46,15 @@ from config.temporal_names import (
     STAGE,
     SUPPLIER,
 )
-from models.ap_invoice import PROCESS_NAME, ApInvoiceResult
+from models.ap_invoice import (
+    MEMO_SENDER,
+    MEMO_SOURCE,
+    PROCESS_NAME,
+    ApInvoiceResult,
+)
 
 logger = logging.getLogger(__name__)
 
-MEMO_SENDER = "sender"
-MEMO_RECEIVED_AT = "received_at"
-MEMO_SOURCE = "source"
 """Memo keys an AP run is started with, for reports (who sent it, when, by which channel)."""
 
 ApRunState = Literal[

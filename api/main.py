@@ -25,6 +25,7 @@ from api.routes import (
     templates,
     users,
 )
+from api.routes.mailboxes import routers as mailbox_routers
 from api.routes.reference import routers as reference_routers
 from api.state import AppState
 from config.settings import Settings, get_settings
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         app.include_router(module.router)
     app.include_router(invoices.router)
     for router in reference_routers:
+        app.include_router(router)
+    for router in mailbox_routers:
         app.include_router(router)
     app.include_router(pipeline.router)
     app.include_router(approval_pages.router)

@@ -68,6 +68,11 @@ class MailSettings(BaseModel):
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     smtp_timeout_seconds: float = 30.0
     sender: str = "Baton <baton@localhost>"
+    reply_address: str | None = Field(
+        default=None,
+        description="an intake mailbox's address: approval emails then carry a reply token and "
+        "approvers may answer APPROVE or REJECT by reply",
+    )
 
 
 class SecuritySettings(BaseModel):
@@ -93,6 +98,12 @@ class WorkerSettings(BaseModel):
     queues: list[QueueRole] = ["workflows", "documents", "io"]
     max_concurrent_activities: int = Field(default=20, ge=1)
     max_concurrent_workflow_tasks: int = Field(default=50, ge=1)
+    sticky_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="how long a run's next workflow task waits for the worker that has it "
+        "cached before any worker takes it (a dead worker's runs move on after this)",
+    )
 
 
 class DevSettings(BaseModel):

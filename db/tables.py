@@ -88,6 +88,14 @@ class SentEmail(SQLModel, table=True):
     state: str = Field(default="sending", max_length=16, description="sending | sent")
     created_at: datetime = _timestamp()  # type: ignore[assignment]
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    reply_token: str | None = Field(
+        default=None, max_length=32, unique=True, description="the `[Baton #...]` subject token"
+    )
+    approval: dict[str, Any] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="the approval task a reply to this email decides (an ApprovalLinkSpec)",
+    )
 
 
 class LeaveBalance(SQLModel, table=True):
@@ -233,3 +241,89 @@ class InvoiceClaim(SQLModel, table=True):
     transaction_id: str = Field(max_length=255)
     invoice_number: str = Field(max_length=255, description="as printed")
     created_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class MailboxRow(SQLModel, table=True):
+    """An IMAP mailbox an org receives invoices and approval replies in.
+
+    The password is a secret reference (`env:`, `file:`, `aws-sm:`), never the secret.
+    """
+
+    __tablename__ = "mailbox"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=64)
+    name: str = Field(max_length=120)
+    address: str = Field(max_length=320, description="the mailbox's own email address")
+    host: str = Field(max_length=255)
+    port: int
+    tls: str = Field(max_length=8, description="ssl | starttls | none")
+    username: str = Field(max_length=320)
+    password_ref: str = Field(max_length=2048)
+    folder: str = Field(max_length=255)
+    processed_folder: str = Field(max_length=255)
+    interval_seconds: int
+    batch_size: int
+    trusted_authserv_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    require_authentication: bool = False
+    owner_id: int | None = Field(
+        default=None,
+        foreign_key="app_user.id",
+        description="who mailed invoices are started for (notices, exception fixes)",
+    )
+    enabled: bool = True
+    created_at: datetime = _timestamp()  # type: ignore[assignment]
+    updated_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class MailScreening(SQLModel, table=True):
+    """An org's screening rules (`{variable, condition, value}`) and attachment limits."""
+
+    __tablename__ = "mail_screening"
+
+    org_id: str = Field(foreign_key="org.id", primary_key=True, max_length=64)
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    max_attachment_bytes: int
+    max_attachments: int
+    updated_at: datetime = _timestamp()  # type: ignore[assignment]
+
+
+class MailMessageRow(SQLModel, table=True):
+    """A message intake has seen: recorded before anything is done, so it is handled once.
+
+    The key is the Message-ID with the content hash: the same message fetched again (its
+    flags did not stick, the intake run died) finds its record and its transaction.
+    """
+
+    __tablename__ = "mail_message"
+    __table_args__ = (
+        UniqueConstraint("org_id", "message_key"),
+        Index("ix_mail_message_org_classification", "org_id", "classification", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(foreign_key="org.id", max_length=64)
+    mailbox_id: int = Field(foreign_key="mailbox.id", index=True)
+    message_key: str = Field(max_length=600)
+    message_id: str | None = Field(default=None, max_length=500)
+    content_hash: str = Field(max_length=64)
+    size: int
+    sender: str | None = Field(default=None, max_length=320)
+    subject: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    classification: str = Field(
+        max_length=16, description="invoice | approval_reply | unidentified"
+    )
+    reason_code: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    transaction_id: str | None = Field(default=None, max_length=64)
+    workflow_id: str | None = Field(default=None, max_length=255)
+    state: str = Field(max_length=16, description="recorded | handled | filed")
+    created_at: datetime = _timestamp()  # type: ignore[assignment]
+    handled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    filed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -27,6 +27,9 @@ from models.invoices import (
 from models.steps import StepFailure
 
 PROCESS_NAME = "ap_invoice"
+MEMO_SENDER = "sender"
+MEMO_RECEIVED_AT = "received_at"
+MEMO_SOURCE = "source"
 
 STAGES: tuple[str, ...] = (
     "extract_invoice",

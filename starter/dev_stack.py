@@ -33,6 +33,7 @@ from starter.dev_ports import (
     temporal_port,
 )
 from starter.dev_processes import ProcessRunner
+from starter.mail_schedules import sync_configured_schedules
 from starter.search_attributes import register_search_attributes
 from starter.temporal_server import dev_server_command
 
@@ -248,5 +249,7 @@ async def bring_up(plan: StackPlan, runner: ProcessRunner) -> None:
         await start_temporal(plan, runner)
     await wait_for_temporal(plan)
     await prepare_database(plan)
+    synced = await sync_configured_schedules(plan.stack_settings)
+    logger.info("%d mailbox schedule(s) in step with the database", synced)
     await start_servers(plan, runner)
     await wait_for_api(plan)

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.harness.database",
     "tests.harness.s3",
     "tests.harness.smtp",
+    "tests.harness.dovecot",
 ]

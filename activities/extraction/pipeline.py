@@ -23,6 +23,7 @@ from activities.documents import MAX_PDF_BYTES, MIN_TEXT_CHARACTERS_PER_PAGE
 from activities.extraction.einvoice import embedded_invoice
 from activities.extraction.einvoice_xml import UnreadableEInvoice, invoice_from_xml
 from activities.extraction.ocr import PageText, ocr_image, ocr_pdf_pages
+from activities.extraction.pdf_text import PdfTextError, page_layers
 from activities.extraction.text_fields import fields_from_text
 from activities.file_types import JPEG, PDF, PNG, TEXT, sniff
 from models.invoices import DocumentKind, ExtractedInvoice, ExtractionMethod
@@ -105,7 +106,7 @@ def _extract_pdf(data: bytes) -> ExtractedInvoice:
             if embedded is not None:
                 embedded.pages = page_count
                 return embedded
-            texts = [_page_text(page) for page in pdf.pages[:MAX_PAGES]]
+            texts = _page_texts(data, pdf.pages)
     except _PDF_ERRORS as error:
         raise _pdf_refusal(error) from error
     if page_count > MAX_PAGES:
@@ -136,12 +137,27 @@ def _pdf_refusal(error: BaseException) -> BaseException:
     return _refusal(f"the PDF is damaged: {cause}", "CorruptPdf")
 
 
-def _page_text(page: Any) -> str | None:
-    """The page's text layer, or None when OCR should read the page instead."""
-    text: str = page.extract_text() or ""
-    scanned = _image_cover(page) > 0.5 and len(text.strip()) < SCAN_TEXT_CHARACTERS
-    page.close()
+def _page_texts(data: bytes, pages: list[Any]) -> list[str | None]:
+    """Each page's text layer (None where OCR should read the page instead), through PDFium;
+    through pdfplumber when PDFium cannot read the document."""
+    try:
+        layers = page_layers(data, MAX_PAGES)
+    except PdfTextError as error:
+        logger.info("reading the text layer with pdfplumber: %s", error)
+        return [_plumber_page_text(page) for page in pages[:MAX_PAGES]]
+    return [_usable(layer.text, layer.image_cover) for layer in layers]
+
+
+def _usable(text: str, image_cover: float) -> str | None:
+    scanned = image_cover > 0.5 and len(text.strip()) < SCAN_TEXT_CHARACTERS
     return text if text_is_usable(text) and not scanned else None
+
+
+def _plumber_page_text(page: Any) -> str | None:
+    text: str = page.extract_text() or ""
+    cover = _image_cover(page)
+    page.close()
+    return _usable(text, cover)
 
 
 def _image_cover(page: Any) -> float:

@@ -132,6 +132,12 @@ def _death(exitcode: int, limits: ExtractionLimits) -> ApplicationError:
             f"reading the document used more than {limits.cpu_seconds} s of CPU, so it was stopped",
             "ExtractionTimeout",
         )
+    if exitcode == -signal.SIGABRT:
+        return _failure(
+            f"reading the document needed more than its {limits.memory_mb} MB of memory, so it "
+            "was stopped",
+            "ExtractionMemoryLimit",
+        )
     if exitcode < 0:
         return _failure(
             f"the extraction process died of signal {_signal_name(-exitcode)} (it may have "

@@ -18,20 +18,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from activities.approval_links import (
-    ApprovalLinkClaims,
     ExpiredApprovalLink,
     InvalidApprovalLink,
     read_approval_token,
 )
+from activities.link_decisions import apply_decision, run_view
+from activities.link_state import LinkState, judge_link
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.pages.link_state import LinkState, judge_link
 from api.run_access import person_of
-from models.approvals import DecisionRequest, RunView
+from models.approvals import RunView
 
 router = APIRouter(prefix="/approvals", tags=["approval links"], include_in_schema=False)
 pages = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -56,16 +53,6 @@ def _refusal(request: Request, error: InvalidApprovalLink) -> HTMLResponse:
     return _page(request, status.HTTP_404_NOT_FOUND, message=NOT_VALID)
 
 
-async def _view(client: TemporalDep, claims: ApprovalLinkClaims) -> RunView | None:
-    try:
-        view: RunView = await client.get_workflow_handle(claims.run).query(
-            "view", result_type=RunView
-        )
-    except RPCError:
-        return None
-    return view if view.org == claims.org else None
-
-
 def _state_page(request: Request, view: RunView, state: LinkState, code: int) -> HTMLResponse:
     return _page(request, code, view=view, message=state.message, verdict=state.verdict)
 
@@ -79,7 +66,7 @@ async def show(
         claims = read_approval_token(settings.secret_key(), token, time.time())
     except InvalidApprovalLink as error:
         return _refusal(request, error)
-    view = await _view(client, claims)
+    view = await run_view(client, claims)
     if view is None:
         return _page(request, status.HTTP_404_NOT_FOUND, message=NOT_VALID)
     state = judge_link(view, claims)
@@ -113,40 +100,24 @@ async def decide(
     except InvalidApprovalLink as error:
         return _refusal(request, error)
     expected = csrf_token(settings.secret_key(), token)
-    view = await _view(client, claims)
+    view = await run_view(client, claims)
     if view is None or not hmac.compare_digest(csrf, expected):
         return _page(request, status.HTTP_403_FORBIDDEN, message=NOT_VALID)
     if claims.action not in ("review", decision):
         return _page(request, status.HTTP_403_FORBIDDEN, message=NOT_VALID)
-    state = judge_link(view, claims)
     actor = await person_of(session, claims.org, claims.approver_id)
-    if state.verdict != "open" or actor is None:
-        return _state_page(request, view, state, status.HTTP_409_CONFLICT)
-    handle = client.get_workflow_handle(claims.run)
-    try:
-        after: RunView = await handle.execute_update(
-            "decide",
-            DecisionRequest(actor=actor, decision=decision, comment=comment),
-            result_type=RunView,
-        )
-    except WorkflowUpdateFailedError as error:
-        return await _after_refusal(request, client, claims, error)
-    done = "Approved" if decision == "approve" else "Rejected"
-    return _page(request, status.HTTP_200_OK, view=after, message=done, verdict="done")
-
-
-async def _after_refusal(
-    request: Request,
-    client: TemporalDep,
-    claims: ApprovalLinkClaims,
-    error: WorkflowUpdateFailedError,
-) -> HTMLResponse:
-    """A refused decision: a concurrent one that won, or the run's own reason."""
-    view = await _view(client, claims)
-    if view is not None:
+    if actor is None:
         state = judge_link(view, claims)
-        if state.verdict != "open":
-            return _state_page(request, view, state, status.HTTP_409_CONFLICT)
-    cause = error.cause if isinstance(error.cause, ApplicationError) else None
-    reason = cause.message if cause else "The decision was refused."
-    return _page(request, status.HTTP_422_UNPROCESSABLE_CONTENT, view=view, message=reason)
+        return _state_page(request, view, state, status.HTTP_409_CONFLICT)
+    outcome = await apply_decision(client, claims, actor, decision, comment)
+    if outcome.verdict == "done":
+        return _page(
+            request, status.HTTP_200_OK, view=outcome.view, message=outcome.message, verdict="done"
+        )
+    if outcome.task_state is not None and outcome.view is not None:
+        return _state_page(request, outcome.view, outcome.task_state, status.HTTP_409_CONFLICT)
+    if outcome.verdict == "unknown_run":
+        return _page(request, status.HTTP_404_NOT_FOUND, message=NOT_VALID)
+    return _page(
+        request, status.HTTP_422_UNPROCESSABLE_CONTENT, view=outcome.view, message=outcome.message
+    )

@@ -22,6 +22,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.ap_invoice_start import FIRST_STAGE
 from api.deps import SettingsDep, TemporalDep
 from api.invoice_search import ap_runs
 from api.routes.invoices.access import Reader
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["pipeline"])
 
-FIRST_STAGE = "starting"
 HUMAN_STEPS = (EXCEPTION_STEP, APPROVAL_STEP, OPERATOR_STEP)
 """A run waiting for a person shows its task (`exception_2`, `approval_1`) as its stage."""
 DESCRIBE_TIMEOUT = timedelta(seconds=5)

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from activities.approval_links import ApprovalLinkClaims
-from api.pages.link_state import judge_link
+from activities.link_state import judge_link
 from models.approvals import Person, RunView, TaskView, Transition
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

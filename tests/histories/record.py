@@ -12,11 +12,13 @@ import argparse
 import asyncio
 import logging
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,12 +27,15 @@ from config.temporal_names import QUEUE_ROLES, SEARCH_ATTRIBUTES
 from db.engine import create_engine, session_factory
 from db.migrate import migrate
 from db.tables import ProcessTemplate
+from models.mailboxes import mail_intake_workflow_id
 from models.operations import MailCheckInput
 from starter.demo_data import load_demo_data
 from starter.temporal_server import temporal_binary
+from tests.harness.dovecot import DovecotServer
+from tests.harness.mime_messages import plain_mail
 from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpServer
-from tests.workflows import ap_scenarios, leave_scenarios
+from tests.workflows import ap_scenarios, leave_scenarios, mail_scenarios
 from worker import build_activity_deps, build_workers
 from workflows.mail_check import MailCheckWorkflow
 
@@ -96,6 +101,57 @@ def ap_invoice(path: ap_scenarios.Path) -> Scenario:
     return scenario
 
 
+def mail_intake(deliver: list[bytes], *, wrong_password: bool = False, **options: Any) -> Scenario:
+    """A check of a mailbox on a throwaway Dovecot server holding `deliver`, run to its end."""
+
+    async def scenario(client: Client, settings: Settings) -> str:
+        server = DovecotServer()
+        server.start()
+        engine = create_engine(settings.database.url)
+        try:
+            user = f"record{uuid.uuid4().hex[:8]}"
+            server.add_user(user, "right-password")
+            if deliver:
+                server.append_many(user, "right-password", "INBOX", deliver)
+            sessions = session_factory(engine)
+            password = "wrong-password" if wrong_password else "right-password"
+            with tempfile.TemporaryDirectory() as secrets_folder:
+                mailbox = await mail_scenarios.add_mailbox(
+                    sessions, server.host, server.port, user, password, Path(secrets_folder)
+                )
+                assert mailbox.id is not None
+                try:
+                    result = await mail_scenarios.run_intake(
+                        client, settings, mailbox.id, **options
+                    )
+                    logger.info("intake: %s", result.handled)
+                except WorkflowFailureError as error:
+                    logger.info("intake failed as it should: %s", error.cause)
+            return await _latest_intake_run(client, mailbox.id)
+        finally:
+            await engine.dispose()
+            server.remove()
+
+    return scenario
+
+
+async def _latest_intake_run(client: Client, mailbox_id: int) -> str:
+    prefix = mail_intake_workflow_id("acme", mailbox_id)
+    async for execution in client.list_workflows(f"WorkflowId STARTS_WITH '{prefix}-'"):
+        return execution.id
+    raise LookupError(f"no intake run of mailbox {mailbox_id}")
+
+
+def _mixed_mail() -> list[bytes]:
+    token = uuid.uuid4().hex[:6]
+    spoofed = mail_scenarios.supplier_results(dmarc="fail", spf="fail", dkim="fail")
+    return [
+        mail_scenarios.invoice_message(f"-rec{token}"),
+        plain_mail(mail_scenarios.SUPPLIER, mail_scenarios.INBOX_ADDRESS, "Our new bank details"),
+        mail_scenarios.invoice_message(f"-spoof{token}", authentication_results=spoofed),
+    ]
+
+
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {
     "MailCheckWorkflow-delivered": (mail_check_delivered, True),
     "MailCheckWorkflow-failed": (mail_check_failed, False),
@@ -124,6 +180,9 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {
     "ApInvoiceWorkflow-duplicate": (ap_invoice(ap_scenarios.duplicate_path), True),
     "ApInvoiceWorkflow-broken-file": (ap_invoice(ap_scenarios.broken_file_path), True),
     "ApInvoiceWorkflow-operator-retry": (ap_invoice(ap_scenarios.operator_retry_path), True),
+    "MailIntakeWorkflow-mixed": (mail_intake(_mixed_mail(), chunk_size=2), True),
+    "MailIntakeWorkflow-continued": (mail_intake(_mixed_mail(), batch_size=2), True),
+    "MailIntakeWorkflow-mailbox-refused": (mail_intake([], wrong_password=True), True),
 }
 
 

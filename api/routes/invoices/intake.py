@@ -20,18 +20,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.ap_invoice_start import start_ap_invoice
 from activities.storage import ObjectStore, StorageError, storage_key
 from api.deps import SessionDep, SettingsDep, StoreDep, TemporalDep
-from api.invoice_search import MEMO_RECEIVED_AT, MEMO_SENDER, MEMO_SOURCE
 from api.routes.invoices.access import Starter
 from api.routes.invoices.upload import (
     GRN_PART,
@@ -43,7 +36,6 @@ from api.routes.invoices.upload import (
 )
 from api.run_access import caller
 from config.settings import Settings
-from config.temporal_names import INITIATOR, ORG, PROCESS, RUN_STATE, STAGE
 from models.ap_invoice import PROCESS_NAME, ApInvoiceInput, ap_workflow_id, working_folder
 from models.approvals import Person
 
@@ -51,8 +43,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
-WORKFLOW_TYPE = "ApInvoiceWorkflow"
-FIRST_STAGE = "starting"
 
 _start_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 """One lock per workflow id while it is checked, stored and started (a double-click in this
@@ -124,33 +114,15 @@ async def _store(
 
 async def _start(client: Client, settings: Settings, run: ApInvoiceInput, workflow_id: str) -> None:
     """Start the run; one already under this id (a race) is left as it is."""
-    attributes = TypedSearchAttributes(
-        [
-            SearchAttributePair(ORG, run.org),
-            SearchAttributePair(PROCESS, PROCESS_NAME),
-            SearchAttributePair(INITIATOR, run.initiator.email),
-            SearchAttributePair(STAGE, FIRST_STAGE),
-            SearchAttributePair(RUN_STATE, "running"),
-        ]
-    )
     try:
-        await client.start_workflow(
-            WORKFLOW_TYPE,
+        await start_ap_invoice(
+            client,
+            settings.task_queues().workflows,
             run,
-            id=workflow_id,
-            task_queue=settings.task_queues().workflows,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=attributes,
-            memo={
-                MEMO_SENDER: run.initiator.email,
-                MEMO_RECEIVED_AT: datetime.now(UTC).isoformat(),
-                MEMO_SOURCE: run.source,
-            },
-            static_summary=f"Invoice {run.transaction_id} uploaded by {run.initiator.email}",
+            sender=run.initiator.email,
+            received_at=datetime.now(UTC),
+            summary=f"Invoice {run.transaction_id} uploaded by {run.initiator.email}",
         )
-    except WorkflowAlreadyStartedError:
-        logger.info("run %s was started by another request meanwhile", workflow_id)
     except RPCError as error:
         logger.warning("could not start run %s: %s", workflow_id, error)
         raise _unavailable("The run could not be started") from error

@@ -131,9 +131,10 @@ def bomb_pdf(megabytes: int) -> bytes:
 
 
 def busy_pdf(operators: int) -> bytes:
-    """A PDF whose one page holds `operators` drawing operators: slow to interpret, not big."""
+    """A PDF whose one page shows `operators` one-letter texts: slow to read, not big."""
     objects = _page_objects(b"")
-    objects[3] = _stream(zlib.compress(b"q Q " * operators), b"/Filter /FlateDecode ")
+    shown = b"BT /F1 1 Tf 0 0 Td (x) Tj ET " * operators
+    objects[3] = _stream(zlib.compress(shown), b"/Filter /FlateDecode ")
     return assemble(objects)
 
 

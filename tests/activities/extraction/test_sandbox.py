@@ -36,7 +36,7 @@ from tests.corpus import CORPUS
 FACTUR_X = CORPUS / "zugferd" / "XML-Rechnung_FX_EN16931_Rabatte.pdf"
 LIMITS = ExtractionLimits()
 BUSY_OPERATORS = 300_000
-"""About 4 s of pdfminer's time on one core."""
+"""About 2.5 s of CPU to read on one core."""
 
 
 def _sandboxed(data: bytes, limits: ExtractionLimits = LIMITS) -> Decimal | None:

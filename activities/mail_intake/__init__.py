@@ -1,0 +1,1 @@
+"""Mail intake: IMAP mailboxes read into AP runs and approval replies."""
