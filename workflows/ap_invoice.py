@@ -90,6 +90,8 @@ DOCUMENT_ERRORS = frozenset(
     }
 )
 """Failures that say the file itself is unusable: the run fails, no operator can fix it."""
+IMAGE_ERRORS = frozenset({"CorruptImage", "ImageTooLarge"})
+"""Unusable images: document errors too, for runs that passed the `image-errors-fail` patch."""
 EXCEPTION_STEP = "exception"
 OPERATOR_STEP = "operator"
 APPROVAL_STEP = "approval"
@@ -490,7 +492,9 @@ class ApInvoiceWorkflow(HumanStepHandlers):
         self.invoice.failures.append(failure)
         self.invoice.failed_stage = stage
         self._show_failure(failure)
-        if failure.reason in DOCUMENT_ERRORS:
+        if failure.reason in DOCUMENT_ERRORS or (
+            failure.reason in IMAGE_ERRORS and workflow.patched("image-errors-fail")
+        ):
             self._fail(failure)
             return None
         settings = self._settings_now()

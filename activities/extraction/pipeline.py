@@ -38,6 +38,9 @@ MAX_IMAGE_PIXELS = 80_000_000
 SCAN_TEXT_CHARACTERS = 200
 """A page mostly covered by an image with less text than this is read by OCR (a scan)."""
 _EXIF_ORIENTATION = 0x0112
+_EOF_MARKER = b"%%EOF"
+TRAILING_BYTES_KEPT = 1024
+"""A few bytes after `%%EOF` (line ends, padding) are left as they are."""
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 _GARBAGE_CATEGORIES = frozenset({"Co", "Cc", "Cs", "Cn"})
@@ -98,7 +101,17 @@ def text_is_usable(text: str) -> bool:
     )
 
 
+def without_trailing_junk(data: bytes) -> bytes:
+    """The PDF up to its last `%%EOF`: bytes after it are not part of the document, and a long
+    tail makes pdfminer's search for the trailer quadratic."""
+    end = data.rfind(_EOF_MARKER)
+    if end == -1 or len(data) - end <= TRAILING_BYTES_KEPT:
+        return data
+    return data[: end + len(_EOF_MARKER)] + b"\n"
+
+
 def _extract_pdf(data: bytes) -> ExtractedInvoice:
+    data = without_trailing_junk(data)
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             embedded, warnings = embedded_invoice(pdf.doc)
@@ -182,8 +195,15 @@ def _extract_image(data: bytes) -> ExtractedInvoice:
         path = Path(folder) / "image"
         try:
             _write_upright(data, path)
+        except Image.DecompressionBombError as error:
+            raise _refusal(
+                f"the image has more than {MAX_IMAGE_PIXELS} pixels", "ImageTooLarge"
+            ) from error
         except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise _refusal(f"the image is damaged: {error}", "CorruptImage") from error
+            raise _refusal(
+                f"the image is damaged or not a PNG or JPEG ({type(error).__name__})",
+                "CorruptImage",
+            ) from error
         page = ocr_image(path)
     return _fields([page.text], "ocr", 1, [page.error] if page.error else [])
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from temporalio.exceptions import ApplicationError
 
 from activities.documents import MAX_PDF_BYTES
 from activities.extraction.ocr import ocr_pdf_pages
-from activities.extraction.pipeline import extract_document, text_is_usable
+from activities.extraction.pipeline import (
+    extract_document,
+    text_is_usable,
+    without_trailing_junk,
+)
 from tests.activities.extraction.samples import (
     UBL_INVOICE,
     encrypted_pdf,
@@ -124,3 +130,26 @@ def test_a_page_without_text_falls_back_to_ocr_with_a_warning() -> None:
 )
 def test_a_text_layer_is_used_only_when_it_reads_as_text(text: str, usable: bool) -> None:
     assert text_is_usable(text) is usable
+
+
+def test_an_image_bomb_is_refused_as_too_large_before_it_is_decoded() -> None:
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 10_000)).save(buffer, "PNG")
+    with pytest.raises(ApplicationError, match="more than 80000000 pixels") as raised:
+        extract_document(buffer.getvalue())
+    assert (raised.value.type, raised.value.non_retryable) == ("ImageTooLarge", True)
+
+
+def test_a_damaged_image_names_no_python_object_in_its_reason() -> None:
+    with pytest.raises(ApplicationError, match="the image is damaged") as raised:
+        extract_document(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    assert raised.value.type == "CorruptImage"
+    assert "object at 0x" not in str(raised.value)
+
+
+def test_junk_after_the_last_eof_is_not_read() -> None:
+    invoice = text_pdf(["Invoice Number: INV-77", "Total: 99.00 EUR"])
+    padded = invoice + b"\x00junk" * 200_000
+    assert without_trailing_junk(padded) == invoice.rstrip(b"\r\n") + b"\n"
+    assert extract_document(padded).fields.invoice_number == "INV-77"
+    assert without_trailing_junk(invoice) == invoice
