@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -304,6 +304,7 @@ class MailMessageRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("org_id", "message_key"),
         Index("ix_mail_message_org_classification", "org_id", "classification", "created_at"),
+        Index("ix_mail_message_mailbox_uid", "mailbox_id", "uid_validity", "uid"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -313,6 +314,12 @@ class MailMessageRow(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=500)
     content_hash: str = Field(max_length=64)
     size: int
+    uid_validity: int | None = Field(
+        default=None, sa_type=BigInteger, description="the mailbox's UIDVALIDITY"
+    )
+    uid: int | None = Field(
+        default=None, sa_type=BigInteger, description="the message's UID when it was taken in"
+    )
     sender: str | None = Field(default=None, max_length=320)
     subject: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

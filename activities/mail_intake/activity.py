@@ -33,6 +33,7 @@ from activities.mail_intake.invoices import ap_input, start_mailed_invoice, stor
 from activities.mail_intake.mailbox_settings import MailboxContext, mailbox_context
 from activities.mail_intake.message_parsing import ParsedMessage, UnreadableMessage, parse_message
 from activities.mail_intake.message_records import (
+    find_by_uid,
     find_record,
     mark_filed,
     mark_handled,
@@ -190,7 +191,7 @@ class MailIntakeActivities:
         with phases.timing("fetch"):
             raw = await mailbox.fetch(summary.uid)
         if raw is None:
-            return MessageOutcome(uid=summary.uid, handling="vanished")
+            return await self._gone(context, mailbox.uid_validity, summary.uid)
         content_hash = hashlib.sha256(raw).hexdigest()
         with phases.timing("parse"):
             parsed = self._parse(raw, context)
@@ -217,6 +218,8 @@ class MailIntakeActivities:
                             message_id=parsed.message_id if parsed else None,
                             content_hash=content_hash,
                             size=len(raw),
+                            uid_validity=mailbox.uid_validity,
+                            uid=summary.uid,
                             sender=parsed.sender_address if parsed else None,
                             subject=parsed.subject if parsed else None,
                             sent_at=parsed.date if parsed else None,
@@ -225,13 +228,22 @@ class MailIntakeActivities:
                     )
             if record.state == "recorded":
                 await self._act(context, record, raw, parsed, reply, screening, phases)
-                record = await find_record(self._sessions, context.row.org_id, key) or record
                 acted = True
         with phases.timing("file"):
             filed = await mailbox.file(summary.uid)
             assert record.id is not None
             await mark_filed(self._sessions, record.id)
         return _outcome(summary.uid, record, filed, acted)
+
+    async def _gone(self, context: MailboxContext, uid_validity: int, uid: int) -> MessageOutcome:
+        """A message no longer in the folder: filed by an attempt that died before it said so
+        (its record is marked filed now), or removed by someone else."""
+        record = await find_by_uid(self._sessions, context.id, uid_validity, uid)
+        if record is None or record.id is None or record.state == "recorded":
+            logger.info("message %s left %s before it was taken in", uid, context.row.name)
+            return MessageOutcome(uid=uid, handling="vanished")
+        await mark_filed(self._sessions, record.id)
+        return _outcome(uid, record, filed=True)
 
     def _parse(self, raw: bytes, context: MailboxContext) -> ParsedMessage | None:
         try:
@@ -295,7 +307,7 @@ class MailIntakeActivities:
                 ) from error
             await mark_handled(
                 self._sessions,
-                record.id,
+                record,
                 classification="invoice",
                 reason_code=None,
                 reason=None,
@@ -310,7 +322,7 @@ class MailIntakeActivities:
                 )
             await mark_handled(
                 self._sessions,
-                record.id,
+                record,
                 classification="approval_reply",
                 reason_code=outcome.reason_code,
                 reason=outcome.reason,
@@ -319,7 +331,7 @@ class MailIntakeActivities:
             return
         await mark_handled(
             self._sessions,
-            record.id,
+            record,
             classification="unidentified",
             reason_code=screening.reason,
             reason=screening.reason_text,
@@ -349,6 +361,8 @@ class MailIntakeActivities:
                     message_id=None,
                     content_hash=content_hash,
                     size=summary.size,
+                    uid_validity=mailbox.uid_validity,
+                    uid=summary.uid,
                     sender=None,
                     subject=None,
                     sent_at=None,
@@ -359,7 +373,7 @@ class MailIntakeActivities:
             if record.state == "recorded":
                 await mark_handled(
                     self._sessions,
-                    record.id,
+                    record,
                     classification="unidentified",
                     reason_code="attachment_too_large",
                     reason=reason,
@@ -367,9 +381,4 @@ class MailIntakeActivities:
         with phases.timing("file"):
             filed = await mailbox.file(summary.uid)
             await mark_filed(self._sessions, record.id)
-        record.classification, record.reason_code, record.reason = (
-            "unidentified",
-            "attachment_too_large",
-            reason,
-        )
         return _outcome(summary.uid, record, filed)

@@ -30,6 +30,19 @@ async def find_record(
         return (await session.exec(query)).first()
 
 
+async def find_by_uid(
+    sessions: async_sessionmaker[AsyncSession], mailbox_id: int, uid_validity: int, uid: int
+) -> MailMessageRow | None:
+    """The record of the message that had this UID, if intake took it in."""
+    async with sessions() as session:
+        query = select(MailMessageRow).where(
+            MailMessageRow.mailbox_id == mailbox_id,
+            MailMessageRow.uid_validity == uid_validity,
+            MailMessageRow.uid == uid,
+        )
+        return (await session.exec(query)).first()
+
+
 async def record_message(
     sessions: async_sessionmaker[AsyncSession], row: MailMessageRow
 ) -> MailMessageRow:
@@ -47,7 +60,7 @@ async def record_message(
 
 async def mark_handled(
     sessions: async_sessionmaker[AsyncSession],
-    record_id: int,
+    record: MailMessageRow,
     *,
     classification: str,
     reason_code: str | None,
@@ -55,19 +68,23 @@ async def mark_handled(
     transaction_id: str | None = None,
     workflow_id: str | None = None,
 ) -> None:
-    """What was done with the message."""
+    """What was done with the message, in the database and on `record`."""
+    values: dict[str, object] = {
+        "classification": classification,
+        "reason_code": reason_code,
+        "reason": reason,
+        "transaction_id": transaction_id,
+        "workflow_id": workflow_id,
+        "state": "handled",
+        "handled_at": utcnow(),
+    }
     async with session_scope(sessions) as session:
-        row = await session.get(MailMessageRow, record_id)
+        row = await session.get(MailMessageRow, record.id)
         if row is None:
             return
-        row.classification = classification
-        row.reason_code = reason_code
-        row.reason = reason
-        row.transaction_id = transaction_id
-        row.workflow_id = workflow_id
-        row.state = "handled"
-        row.handled_at = utcnow()
+        row.sqlmodel_update(values)
         session.add(row)
+    record.sqlmodel_update(values)
 
 
 async def mark_filed(sessions: async_sessionmaker[AsyncSession], record_id: int) -> None:
@@ -89,6 +106,8 @@ def new_record(
     message_id: str | None,
     content_hash: str,
     size: int,
+    uid_validity: int,
+    uid: int,
     sender: str | None,
     subject: str | None,
     sent_at: datetime | None,
@@ -102,6 +121,8 @@ def new_record(
         message_id=message_id[:500] if message_id else None,
         content_hash=content_hash,
         size=size,
+        uid_validity=uid_validity,
+        uid=uid,
         sender=sender[:320] if sender else None,
         subject=subject[:500] if subject else None,
         sent_at=sent_at,

@@ -8,9 +8,17 @@ import uuid
 from collections import Counter
 
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import ActivityEnvironment
 
+from db.engine import session_scope
+from db.tables import MailMessageRow
 from models.ap_invoice import ApInvoiceResult
-from models.mailboxes import MailIntakeInput, mail_intake_workflow_id
+from models.mailboxes import (
+    MailIntakeInput,
+    TakeInRequest,
+    UnseenMessage,
+    mail_intake_workflow_id,
+)
 from starter.sample_invoices import demo_samples
 from tests.harness.mime_messages import invoice_mail, plain_mail
 from tests.workflows.conftest import MailEnv, ap_runs, records, until_recorded
@@ -22,6 +30,7 @@ from tests.workflows.mail_scenarios import (
     set_screening,
     supplier_results,
 )
+from worker import build_activity_deps
 from workflows.mail_intake import MailIntakeWorkflow
 
 LARGE_BYTES = 256 * 1024
@@ -219,3 +228,37 @@ async def test_200_mixed_messages_start_each_invoice_once_and_record_every_other
     assert len(await ap_runs(mail_env)) == 40
     assert mail_env.unseen() == [] and len(mail_env.processed()) == 200
     assert (result.seen, result.filed, result.handled["started"]) == (200, 200, 40)
+
+
+async def test_a_message_filed_by_an_attempt_that_died_before_saying_so_is_marked_filed(
+    mail_env: MailEnv,
+) -> None:
+    mail_env.deliver(plain_mail(SUPPLIER, INBOX_ADDRESS, "Statement"))
+    listing = await run_intake(mail_env.client, mail_env.settings, mail_env.mailbox_id)
+    assert listing.filed == 1
+    [record] = await records(mail_env)
+    assert record.id is not None and record.uid is not None and record.uid_validity is not None
+    async with session_scope(mail_env.sessions) as session:
+        row = await session.get(MailMessageRow, record.id)
+        assert row is not None
+        row.state, row.filed_at = "handled", None
+        session.add(row)
+    intake = build_activity_deps(mail_env.settings, mail_env.sessions).mail_intake
+    retried = TakeInRequest(
+        org="acme",
+        mailbox_id=mail_env.mailbox_id,
+        uid_validity=record.uid_validity,
+        messages=[UnseenMessage(uid=record.uid, size=record.size)],
+        intake_run="acme:mail_intake:retried",
+    )
+
+    result = await ActivityEnvironment().run(intake.take_in_messages, retried)
+
+    [outcome] = result.outcomes
+    assert (outcome.handling, outcome.filed, outcome.reason_code) == (
+        "unidentified",
+        True,
+        "no_attachment",
+    )
+    [again] = await records(mail_env)
+    assert again.state == "filed" and again.filed_at is not None

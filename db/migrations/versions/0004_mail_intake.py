@@ -65,6 +65,8 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(500), nullable=True),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("uid_validity", sa.BigInteger, nullable=True),
+        sa.Column("uid", sa.BigInteger, nullable=True),
         sa.Column("sender", sa.String(320), nullable=True),
         sa.Column("subject", sa.String(500), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
@@ -84,9 +86,13 @@ def upgrade() -> None:
         "mail_message",
         ["org_id", "classification", "created_at"],
     )
+    op.create_index(
+        "ix_mail_message_mailbox_uid", "mail_message", ["mailbox_id", "uid_validity", "uid"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_mail_message_mailbox_uid", table_name="mail_message")
     op.drop_index("ix_mail_message_org_classification", table_name="mail_message")
     for table in ("mail_message", "mail_screening", "mailbox"):
         op.drop_table(table)
