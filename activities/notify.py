@@ -16,7 +16,7 @@ At-least-once execution is made safe by a claim in the ``sent_email`` table:
 For a row in ``sending``, ``created_at`` is the time the current claim was taken.
 
 An email that asks for a decision, when `MailSettings.reply_address` names an intake mailbox,
-carries a reply token in its subject (`[Baton #XXXX-XXXX-XXXX]`) and that mailbox as Reply-To;
+carries a reply token in its subject (`[Baton #7K2M-9QXD-4RTB]`) and that mailbox as Reply-To;
 the row keeps the token and the approval task, so mail intake can match the answer.
 """
 

@@ -129,7 +129,9 @@ class ReplyCommand(BaseModel):
 class ReplyReference(BaseModel):
     """What ties a reply mail to an approval: the subject's token and the ids it answers."""
 
-    token: str | None = Field(default=None, description="XXXX-XXXX-XXXX, upper case")
+    token: str | None = Field(
+        default=None, description="three groups of four, upper case, e.g. 7K2M-9QXD-4RTB"
+    )
     referenced_ids: list[str] = Field(
         default_factory=list, description="In-Reply-To first, then References newest first"
     )
@@ -157,11 +159,11 @@ REPLY_TOKEN_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 _GROUP = "[0-9A-HJKMNP-TV-Z]{4}"
 REPLY_TOKEN_PATTERN = re.compile(rf"\[Baton #({_GROUP}-{_GROUP}-{_GROUP})\]", re.IGNORECASE)
-"""A reply token in a subject, `[Baton #XXXX-XXXX-XXXX]`; group 1 is the token."""
+"""A reply token in a subject, `[Baton #7K2M-9QXD-4RTB]`; group 1 is the token."""
 
 
 def format_reply_token(raw: str) -> str:
-    """The subject tag `[Baton #XXXX-XXXX-XXXX]` for 12 Crockford base32 characters (hyphens
+    """The subject tag `[Baton #7K2M-9QXD-4RTB]` for 12 Crockford base32 characters (hyphens
     and case are ignored); ValueError for anything else."""
     text = raw.replace("-", "").strip().upper()
     if len(text) != 12 or any(char not in REPLY_TOKEN_ALPHABET for char in text):

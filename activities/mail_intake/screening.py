@@ -126,7 +126,7 @@ def rule_values(message: ParsedMessage, variable: ScreeningVariable) -> list[str
 
 
 def reply_reference(message: ParsedMessage) -> ReplyReference:
-    """The Baton reply token in the subject (`[Baton #XXXX-XXXX-XXXX]`) and the message ids the
+    """The Baton reply token in the subject (`[Baton #7K2M-9QXD-4RTB]`) and the message ids the
     mail answers: In-Reply-To, then References from the newest."""
     match = REPLY_TOKEN_PATTERN.search(message.subject)
     referenced: list[str] = []
