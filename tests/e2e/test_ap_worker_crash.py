@@ -21,12 +21,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import closing
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -35,21 +32,19 @@ from fastapi import FastAPI
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
-from api.main import create_app
-from config.settings import Settings
 from models.ap_invoice import ApInvoiceResult
 from starter.demo_data import AP_CLERK, OPERATOR
 from starter.sample_invoices import demo_samples
 from tests.activities.erp.fake_erp import FakeErp, running_fake_erp
-from tests.api.conftest import PUBLIC_URL, api_settings_for, baton_state, bearer, log_in
-from tests.e2e.worker_process import WorkerProcess, worker_environment
-from tests.harness.smtp import SmtpInbox, SmtpServer
+from tests.api.conftest import baton_state
+from tests.e2e.conftest import headers_for
+from tests.e2e.worker_process import WorkerProcess
+from tests.harness.smtp import SmtpInbox
 from workflows.ap_invoice import ApInvoiceWorkflow
 
 logger = logging.getLogger(__name__)
 
 PRIYA = AP_CLERK.email
-QUEUES = "workflows,io,documents"
 RECOVERY_TIMEOUT_S = 40.0
 ERP_HOLDS_FIRST_ANSWER_S = 8.0
 """How long the ERP keeps the first POST open after storing its document."""
@@ -64,60 +59,7 @@ steps:
 """
 """The org's override: a dead worker's attempt times out after 4 s and is retried at once."""
 
-Headers = dict[str, str]
 Handle = WorkflowHandle[ApInvoiceWorkflow, ApInvoiceResult]
-
-
-@pytest.fixture
-def crash_settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:
-    """The test's settings, on task queues of its own."""
-    settings = api_settings_for(tmp_path, smtp_server.host, smtp_server.port)
-    return settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={"task_queue_prefix": f"ap-crash-{uuid.uuid4().hex[:12]}-"}
-            )
-        }
-    )
-
-
-def _copy_sqlite(source: Path, url: str) -> None:
-    target = Path(url.removeprefix("sqlite+aiosqlite:///"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-
-
-@pytest.fixture
-async def crash_app(
-    crash_settings: Settings, temporal_client: Client, demo_database: Path
-) -> AsyncIterator[FastAPI]:
-    """The API in process on the test's own copy of the demo database."""
-    _copy_sqlite(demo_database, crash_settings.database.url)
-    application = create_app(crash_settings, temporal_client)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def http(crash_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client calling the app in process."""
-    transport = httpx.ASGITransport(app=crash_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
-        yield client
-
-
-@pytest.fixture
-async def worker(
-    crash_settings: Settings, temporal_client: Client, tmp_path: Path
-) -> AsyncIterator[WorkerProcess]:
-    """The worker process (not started yet); whatever still runs is stopped at the end."""
-    address = temporal_client.service_client.config.target_host
-    process = WorkerProcess(worker_environment(crash_settings, address), QUEUES, tmp_path)
-    try:
-        yield process
-    finally:
-        await process.stop()
 
 
 @pytest.fixture
@@ -127,10 +69,6 @@ def erp() -> Iterator[FakeErp]:
         fake.honours_idempotency = False
         fake.stall_first_post_seconds = ERP_HOLDS_FIRST_ANSWER_S
         yield fake
-
-
-async def _headers(http: httpx.AsyncClient, email: str) -> Headers:
-    return bearer((await log_in(http, email))["access_token"])
 
 
 async def _json(response: httpx.Response, expected: int) -> Any:
@@ -203,7 +141,7 @@ async def test_a_worker_killed_while_reading_and_while_posting_books_the_invoice
     smtp_inbox: SmtpInbox,
     temporal_client: Client,
 ) -> None:
-    admin, priya = await _headers(http, OPERATOR.email), await _headers(http, PRIYA)
+    admin, priya = await headers_for(http, OPERATOR.email), await headers_for(http, PRIYA)
     await _json(
         await http.put("/templates/ap_invoice", json={"yaml": FAST_STEPS}, headers=admin), 200
     )

@@ -20,15 +20,11 @@ invoice's run again under the same id (which finds the existing one) and goes on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
-import sqlite3
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -45,11 +41,9 @@ from models.ap_invoice import PROCESS_NAME as AP_PROCESS
 from models.ap_invoice import ap_workflow_id
 from models.mailboxes import MailIntakeInput, MailIntakeResult, mail_intake_workflow_id
 from starter.demo_data import AP_CLERK
-from tests.api.conftest import api_settings_for
-from tests.e2e.worker_process import WorkerProcess, worker_environment
+from tests.e2e.worker_process import WorkerProcess
 from tests.harness.dovecot import DovecotServer, ImapUser
 from tests.harness.mime_messages import plain_mail
-from tests.harness.smtp import SmtpServer
 from tests.workflows.leave_scenarios import person
 from tests.workflows.mail_scenarios import (
     INBOX_ADDRESS,
@@ -64,7 +58,6 @@ from workflows.mail_intake import MailIntakeWorkflow
 logger = logging.getLogger(__name__)
 
 ORG = "acme"
-QUEUES = "workflows,io,documents"
 INVOICES = 10
 CHUNK_SIZE = 3
 TOTAL = INVOICES * CHUNK_SIZE
@@ -87,43 +80,10 @@ UNIDENTIFIED_KINDS = ("no_attachment", "unknown_sender", "spoofed_sender")
 Handle = WorkflowHandle[MailIntakeWorkflow, MailIntakeResult]
 
 
-class PausableWorker(WorkerProcess):
-    """The worker process, which the test can also freeze and let go on."""
-
-    def freeze(self) -> None:
-        """Stop every thread of the worker where it is (SIGSTOP)."""
-        self._require().send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        """Let a frozen worker go on (SIGCONT)."""
-        self._require().send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
-def crash_settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:
-    """The test's settings, on task queues of its own."""
-    settings = api_settings_for(tmp_path, smtp_server.host, smtp_server.port)
-    return settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={"task_queue_prefix": f"mail-crash-{uuid.uuid4().hex[:12]}-"}
-            )
-        }
-    )
-
-
-def _copy_sqlite(source: Path, url: str) -> None:
-    target = Path(url.removeprefix("sqlite+aiosqlite:///"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-
-
-@pytest.fixture
-async def sessions(crash_settings: Settings, demo_database: Path) -> AsyncIterator[Sessions]:
+async def sessions(crash_database: str) -> AsyncIterator[Sessions]:
     """Sessions on the test's own copy of the demo database (the worker's database too)."""
-    _copy_sqlite(demo_database, crash_settings.database.url)
-    engine = create_engine(crash_settings.database.url)
+    engine = create_engine(crash_database)
     try:
         yield session_factory(engine)
     finally:
@@ -152,30 +112,6 @@ async def mailbox(
             )
         )
     return row
-
-
-@pytest.fixture
-async def worker(
-    crash_settings: Settings, temporal_client: Client, tmp_path: Path
-) -> AsyncIterator[PausableWorker]:
-    """The worker process (not started yet); whatever still runs is stopped at the end, and so
-    are the runs left open on the test's queue (AP runs whose activities died with a worker)."""
-    address = temporal_client.service_client.config.target_host
-    process = PausableWorker(worker_environment(crash_settings, address), QUEUES, tmp_path)
-    try:
-        yield process
-    finally:
-        with contextlib.suppress(RuntimeError, ProcessLookupError):
-            process.thaw()
-        await process.stop()
-        await _end_open_runs(temporal_client, crash_settings.task_queues().workflows)
-
-
-async def _end_open_runs(client: Client, queue: str) -> None:
-    query = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
-    async for execution in client.list_workflows(query):
-        with contextlib.suppress(RPCError):
-            await client.get_workflow_handle(execution.id).terminate("the test is over")
 
 
 def inbox(token: str) -> tuple[list[bytes], dict[str, str]]:
@@ -253,7 +189,7 @@ async def _run_no_record_names(
 
 
 async def freeze_between_run_start_and_record(
-    worker: PausableWorker, client: Client, settings: Settings, sessions: Sessions, mailbox: int
+    worker: WorkerProcess, client: Client, settings: Settings, sessions: Sessions, mailbox: int
 ) -> tuple[MailMessageRow, str]:
     """Leave the worker frozen at a moment when intake has started an invoice mail's AP run
     while the mail's record still says `recorded`; that record and the run's id.
@@ -331,7 +267,7 @@ async def ap_runs_on_queue(client: Client, queue: str, expected: int) -> list[st
 
 
 async def test_a_worker_killed_while_taking_mail_in_leaves_no_duplicates_and_misses_nothing(
-    worker: PausableWorker,
+    worker: WorkerProcess,
     mailbox: MailboxRow,
     sessions: Sessions,
     crash_settings: Settings,

@@ -15,13 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,21 +25,19 @@ from fastapi import FastAPI
 from sqlmodel import select
 from temporalio.client import Client, WorkflowHandle
 
-from api.main import create_app
 from api.state import AppState
-from config.settings import Settings
 from db.tables import SentEmail
 from starter.demo_data import EMPLOYEE, HR_OFFICER, MANAGER, OPERATOR
-from tests.api.conftest import PUBLIC_URL, api_settings_for, baton_state, bearer, log_in
+from tests.api.conftest import baton_state
 from tests.api.leave_steps import annual_balance, leave_records, started
-from tests.e2e.worker_process import WorkerProcess, worker_environment
-from tests.harness.smtp import CapturedEmail, SmtpInbox, SmtpServer
+from tests.e2e.conftest import Headers, headers_for
+from tests.e2e.worker_process import WorkerProcess
+from tests.harness.smtp import CapturedEmail, SmtpInbox
 from workflows.leave_request import LeaveRequestWorkflow
 
 logger = logging.getLogger(__name__)
 
 EMMA, LIAM, HANNAH = EMPLOYEE.email, MANAGER.email, HR_OFFICER.email
-QUEUES = "workflows,io"
 RECOVERY_TIMEOUT_S = 40.0
 FAST_STEPS = """\
 steps:
@@ -60,64 +53,11 @@ steps:
 """
 """The org's override: a dead worker's attempt times out after 5 s and is retried at once."""
 
-Headers = dict[str, str]
-
 
 @pytest.fixture
-def crash_settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:
-    """The test's settings; a 1 s SMTP timeout keeps a dead sender's claim lease at 4 s."""
-    settings = api_settings_for(tmp_path, smtp_server.host, smtp_server.port)
-    return settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={"task_queue_prefix": f"crash-{uuid.uuid4().hex[:12]}-"}
-            ),
-            "mail": settings.mail.model_copy(update={"smtp_timeout_seconds": 1.0}),
-        }
-    )
-
-
-def _copy_sqlite(source: Path, url: str) -> None:
-    target = Path(url.removeprefix("sqlite+aiosqlite:///"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-
-
-@pytest.fixture
-async def crash_app(
-    crash_settings: Settings, temporal_client: Client, demo_database: Path
-) -> AsyncIterator[FastAPI]:
-    """The API in process on the test's own copy of the demo database."""
-    _copy_sqlite(demo_database, crash_settings.database.url)
-    application = create_app(crash_settings, temporal_client)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def http(crash_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client calling the app in process."""
-    transport = httpx.ASGITransport(app=crash_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
-        yield client
-
-
-@pytest.fixture
-async def worker(
-    crash_settings: Settings, temporal_client: Client, tmp_path: Path
-) -> AsyncIterator[WorkerProcess]:
-    """The worker process (not started yet); whatever still runs is stopped at the end."""
-    address = temporal_client.service_client.config.target_host
-    process = WorkerProcess(worker_environment(crash_settings, address), QUEUES, tmp_path)
-    try:
-        yield process
-    finally:
-        await process.stop()
-
-
-async def _headers(http: httpx.AsyncClient, email: str) -> Headers:
-    return bearer((await log_in(http, email))["access_token"])
+def worker_queues() -> str:
+    """Leave requests need no documents queue."""
+    return "workflows,io"
 
 
 def run_mail(inbox: SmtpInbox, workflow_id: str, to: str | None = None) -> list[CapturedEmail]:
@@ -195,8 +135,8 @@ async def test_a_worker_killed_after_each_decision_repeats_no_email_and_no_deduc
     temporal_client: Client,
 ) -> None:
     state = baton_state(crash_app)
-    admin = await _headers(http, OPERATOR.email)
-    emma, liam, hannah = [await _headers(http, email) for email in (EMMA, LIAM, HANNAH)]
+    admin = await headers_for(http, OPERATOR.email)
+    emma, liam, hannah = [await headers_for(http, email) for email in (EMMA, LIAM, HANNAH)]
     put = await http.put("/templates/leave_request", json={"yaml": FAST_STEPS}, headers=admin)
     assert put.status_code == 200, put.text
     before = await annual_balance(state.sessions, EMMA)

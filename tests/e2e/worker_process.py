@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from config.settings import Settings
@@ -44,6 +46,14 @@ def worker_environment(settings: Settings, temporal_address: str) -> dict[str, s
     if secret is not None:
         env["BATON_SECURITY__SECRET_KEY"] = secret.get_secret_value()
     return env
+
+
+def copy_sqlite_database(source: Path, url: str) -> None:
+    """A copy of the SQLite file at `source` as the database of `url` (the test's own)."""
+    target = Path(url.removeprefix("sqlite+aiosqlite:///"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
 
 
 class WorkerProcess:
@@ -113,6 +123,14 @@ class WorkerProcess:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGKILL)
             await process.wait()
+
+    def freeze(self) -> None:
+        """Stop every thread of the worker where it is (SIGSTOP)."""
+        self._require().send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen worker go on (SIGCONT)."""
+        self._require().send_signal(signal.SIGCONT)
 
     def _require(self) -> asyncio.subprocess.Process:
         if self._process is None:
