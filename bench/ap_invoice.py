@@ -18,19 +18,14 @@ import asyncio
 import json
 import logging
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from temporalio.client import Client
 
 from bench.baseline import MachineFacts, machine_facts
-from bench.decisions import bench_settings, smtp_capture
 from bench.floor import (
     ChainFigures,
     bounded_gather,
@@ -39,14 +34,10 @@ from bench.floor import (
     measure_floor_chain,
     percentile,
 )
-from config.settings import Settings, StorageSettings
-from config.temporal_names import QUEUE_ROLES
-from db.engine import create_engine, session_factory
-from db.migrate import migrate
-from starter.demo_data import load_demo_data
+from bench.product_stack import product_stack
+from config.settings import Settings
 from starter.sample_invoices import demo_samples
 from tests.workflows.ap_scenarios import Sessions, start_invoice
-from worker import build_activity_deps, build_workers
 
 log = logging.getLogger("bench.ap_invoice")
 
@@ -137,22 +128,12 @@ async def measure_ap_runs(
 
 async def run_bench(options: argparse.Namespace) -> ApBenchFigures:
     """Warm up, measure the AP runs, then the floor chain with as many activities."""
-    async with embedded_dev_server() as client, AsyncExitStack() as stack:
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="baton-ap-")))
-        _, smtp_port = stack.enter_context(smtp_capture())
-        settings = bench_settings(scratch, smtp_port, uuid.uuid4().hex[:8]).model_copy(
-            update={"storage": StorageSettings(backend="local", local_root=scratch / "files")}
-        )
-        engine = create_engine(settings.database.url)
-        stack.push_async_callback(engine.dispose)
-        await migrate(engine)
-        sessions: Sessions = session_factory(engine)
-        await load_demo_data(sessions)
-        executor = stack.enter_context(ThreadPoolExecutor(max_workers=20))
-        deps = build_activity_deps(settings, sessions)
-        for worker in build_workers(client, QUEUE_ROLES, deps, executor):
-            await stack.enter_async_context(worker)
-        await stack.enter_async_context(floor_worker(client, FLOOR_QUEUE))
+    async with (
+        embedded_dev_server() as client,
+        product_stack(client) as product,
+        floor_worker(client, FLOOR_QUEUE),
+    ):
+        settings, sessions = product.settings, product.sessions
         await measure_ap_runs(client, settings, sessions, options.warmup, options.concurrency)
         ap, _ = await measure_ap_runs(client, settings, sessions, options.runs, options.concurrency)
         floor = await measure_floor_chain(

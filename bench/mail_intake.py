@@ -17,26 +17,18 @@ import asyncio
 import json
 import logging
 import sys
-import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from temporalio.client import Client
 
 from activities.mail_intake.imap_mailbox import ImapAccount, ImapMailbox
 from bench.baseline import MachineFacts, machine_facts
-from bench.decisions import bench_settings, smtp_capture
 from bench.floor import embedded_dev_server
-from config.settings import Settings, StorageSettings
-from config.temporal_names import QUEUE_ROLES
-from db.engine import create_engine, session_factory
-from db.migrate import migrate
+from bench.product_stack import product_stack
+from config.settings import Settings
 from models.mailboxes import MailIntakeResult, PhaseTimes
-from starter.demo_data import load_demo_data
 from tests.harness.dovecot import DovecotServer
 from tests.harness.mime_messages import plain_mail
 from tests.workflows.mail_scenarios import (
@@ -47,7 +39,6 @@ from tests.workflows.mail_scenarios import (
     run_intake,
     supplier_results,
 )
-from worker import build_activity_deps, build_workers
 
 log = logging.getLogger("bench.mail_intake")
 
@@ -143,21 +134,8 @@ async def run_bench(options: argparse.Namespace) -> MailBenchFigures:
     server = DovecotServer()
     server.start()
     try:
-        async with embedded_dev_server() as client, AsyncExitStack() as stack:
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="baton-mail-")))
-            _, smtp_port = stack.enter_context(smtp_capture())
-            settings = bench_settings(scratch, smtp_port, uuid.uuid4().hex[:8]).model_copy(
-                update={"storage": StorageSettings(backend="local", local_root=scratch / "files")}
-            )
-            engine = create_engine(settings.database.url)
-            stack.push_async_callback(engine.dispose)
-            await migrate(engine)
-            sessions = session_factory(engine)
-            await load_demo_data(sessions)
-            executor = stack.enter_context(ThreadPoolExecutor(max_workers=20))
-            deps = build_activity_deps(settings, sessions)
-            for worker in build_workers(client, QUEUE_ROLES, deps, executor):
-                await stack.enter_async_context(worker)
+        async with embedded_dev_server() as client, product_stack(client) as product:
+            settings, sessions, scratch = product.settings, product.sessions, product.scratch
             for user in ("intake", "floor"):
                 server.add_user(user, PASSWORD)
                 server.append_many(user, PASSWORD, "INBOX", inbox)
