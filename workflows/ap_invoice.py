@@ -17,7 +17,6 @@ after a manual override, or reject. Updates: `decide`, `correct`, `continue_at`,
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -35,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         ORG,
         PROCESS,
         SUPPLIER,
-        TaskQueues,
     )
     from models.ap_invoice import (
         PROCESS_NAME,
@@ -70,13 +68,13 @@ with workflow.unsafe.imports_passed_through():
         VerifyRequest,
         normalise_invoice_number,
     )
-    from models.steps import PoliciesRequest, RunContext, StepFailure
+    from models.steps import RunContext, StepFailure
 
 from workflows.ap_routing import approval_steps, auto_approves, invoice_amount, with_sla
 from workflows.approval_checks import NotPermitted, RequestRefused
 from workflows.human_step import ApprovalFlow
 from workflows.human_step_handlers import HumanStepHandlers
-from workflows.steps import StepFailed, StepRunner
+from workflows.steps import StepFailed, StepRunner, load_policies
 
 DOCUMENT_ERRORS = frozenset(
     {
@@ -146,13 +144,7 @@ class ApInvoiceWorkflow(HumanStepHandlers):
             ]
         )
         self.flow.publish()
-        policies: ProcessPolicies = await workflow.execute_activity(
-            "load_process_policies",
-            PoliciesRequest(org=request.org, process=PROCESS_NAME),
-            task_queue=TaskQueues.of_workflow_queue(workflow.info().task_queue).io,
-            result_type=ProcessPolicies,
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        policies: ProcessPolicies = await load_policies(request.org, PROCESS_NAME)
         self.flow.policies = policies
         settings = self.settings = self._settings(policies)
         self.runner = StepRunner(

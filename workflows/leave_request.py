@@ -8,7 +8,6 @@ ignored); query `view` returns the `RunView`.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import NoReturn
 
 from temporalio import workflow
@@ -18,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from config.policies import ProcessPolicies
-    from config.temporal_names import INITIATOR, ORG, PROCESS, TaskQueues
+    from config.temporal_names import INITIATOR, ORG, PROCESS
     from models.approvals import (
         AttachRequest,
         RunView,
@@ -36,11 +35,11 @@ with workflow.unsafe.imports_passed_through():
         Overlaps,
         RecordLeave,
     )
-    from models.steps import PoliciesRequest, RunContext
+    from models.steps import RunContext
 
 from workflows.human_step import ApprovalFlow
 from workflows.human_step_handlers import HumanStepHandlers
-from workflows.steps import StepFailed, StepRunner
+from workflows.steps import StepFailed, StepRunner, load_policies
 
 PROCESS_NAME = "leave_request"
 RECORD_STEP = "record_leave"
@@ -82,13 +81,7 @@ class LeaveRequestWorkflow(HumanStepHandlers):
             ]
         )
         self.flow.publish()
-        policies: ProcessPolicies = await workflow.execute_activity(
-            "load_process_policies",
-            PoliciesRequest(org=request.org, process=PROCESS_NAME),
-            task_queue=TaskQueues.of_workflow_queue(workflow.info().task_queue).io,
-            result_type=ProcessPolicies,
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        policies: ProcessPolicies = await load_policies(request.org, PROCESS_NAME)
         self.flow.policies = policies
         settings = self._settings(policies)
         if request.carried is None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from config.policies import ProcessPolicies
-    from config.temporal_names import ORG, PROCESS, RUN_STATE, TaskQueues
+    from config.temporal_names import ORG, PROCESS, RUN_STATE
     from models.notifications import EmailRequest, EmailResult
     from models.operations import MailCheckInput, MailCheckResult
-    from models.steps import PoliciesRequest, RunContext
+    from models.steps import RunContext
 
-from workflows.steps import StepFailed, StepRunner
+from workflows.steps import StepFailed, StepRunner, load_policies
 
 PROCESS_NAME = "mail_check"
 
@@ -33,13 +30,7 @@ class MailCheckWorkflow:
             ]
         )
         workflow.set_current_details(f"Sending a test email to {', '.join(request.to)}")
-        policies = await workflow.execute_activity(
-            "load_process_policies",
-            PoliciesRequest(org=request.org, process=PROCESS_NAME),
-            task_queue=TaskQueues.of_workflow_queue(workflow.info().task_queue).io,
-            result_type=ProcessPolicies,
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        policies = await load_policies(request.org, PROCESS_NAME)
         runner = StepRunner(
             policies,
             RunContext(

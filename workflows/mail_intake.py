@@ -9,14 +9,11 @@ to the processed folder. A full batch continues as a new run for the rest.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from config.policies import ProcessPolicies
-    from config.temporal_names import ORG, PROCESS, RUN_STATE, TaskQueues
+    from config.temporal_names import ORG, PROCESS, RUN_STATE
     from models.mailboxes import (
         PROCESS_NAME,
         MailboxRef,
@@ -27,9 +24,9 @@ with workflow.unsafe.imports_passed_through():
         UnseenMessage,
         UnseenMessages,
     )
-    from models.steps import PoliciesRequest, RunContext
+    from models.steps import RunContext
 
-from workflows.steps import StepFailed, StepRunner
+from workflows.steps import StepFailed, StepRunner, load_policies
 
 LIST_STEP = "list_messages"
 TAKE_IN_STEP = "take_in"
@@ -68,7 +65,7 @@ class MailIntakeWorkflow:
         workflow.set_current_details("Listing unseen messages")
         filed_before = self._result.filed
         runner = StepRunner(
-            await self._policies(request),
+            await load_policies(request.org, PROCESS_NAME),
             RunContext(org=request.org, process=PROCESS_NAME, run_id=workflow.info().workflow_id),
         )
         try:
@@ -95,16 +92,6 @@ class MailIntakeWorkflow:
         if len(listing.messages) >= listing.batch_size and self._result.filed > filed_before:
             workflow.continue_as_new(request.model_copy(update={"so_far": self._result}))
         return self._result
-
-    async def _policies(self, request: MailIntakeInput) -> ProcessPolicies:
-        policies: ProcessPolicies = await workflow.execute_activity(
-            "load_process_policies",
-            PoliciesRequest(org=request.org, process=PROCESS_NAME),
-            task_queue=TaskQueues.of_workflow_queue(workflow.info().task_queue).io,
-            result_type=ProcessPolicies,
-            start_to_close_timeout=timedelta(seconds=30),
-        )
-        return policies
 
     async def _take_in(
         self,

@@ -8,6 +8,7 @@ sends the notifications the template asks for. Workflow code only: no I/O here.
 from __future__ import annotations
 
 import builtins
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -17,7 +18,13 @@ with workflow.unsafe.imports_passed_through():
     from config.policies import NotificationSpec, ProcessPolicies, StepPolicy, activity_options
     from config.temporal_names import QueueRole, TaskQueues
     from models.notifications import EmailRequest
-    from models.steps import RetryNotice, RunContext, StepFailure, pending_retry_notice
+    from models.steps import (
+        PoliciesRequest,
+        RetryNotice,
+        RunContext,
+        StepFailure,
+        pending_retry_notice,
+    )
 
 NOTIFY_STEP = "notify"
 
@@ -52,6 +59,21 @@ def describe_failure(step: str, policy: StepPolicy, error: ActivityError) -> Ste
         reason = type(cause).__name__ if cause else "ActivityError"
         details = str(cause or error)
     return StepFailure(step=step, reason=reason, details=details, criticality=policy.criticality)
+
+
+POLICIES_TIMEOUT = timedelta(seconds=30)
+
+
+async def load_policies(org: str, process: str) -> ProcessPolicies:
+    """The org's step policies for the process, read by an activity on the io queue."""
+    policies: ProcessPolicies = await workflow.execute_activity(
+        "load_process_policies",
+        PoliciesRequest(org=org, process=process),
+        task_queue=TaskQueues.of_workflow_queue(workflow.info().task_queue).io,
+        result_type=ProcessPolicies,
+        start_to_close_timeout=POLICIES_TIMEOUT,
+    )
+    return policies
 
 
 class StepRunner:
