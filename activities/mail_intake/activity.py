@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -80,6 +81,16 @@ class _Phases:
         finally:
             elapsed = time.perf_counter() - started
             setattr(self.times, phase, getattr(self.times, phase) + elapsed)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """A message as intake read it: its hash, bytes and parse, or the verdict already known."""
+
+    content_hash: str
+    raw: bytes
+    parsed: ParsedMessage | None
+    screening: Screening | None
 
 
 def _mailbox_failure(error: MailboxError) -> ApplicationError:
@@ -186,16 +197,11 @@ class MailIntakeActivities:
         summary: MessageSummary,
         phases: _Phases,
     ) -> MessageOutcome:
-        if summary.size > self._max_message_bytes:
-            return await self._too_large(context, mailbox, summary, phases)
-        with phases.timing("fetch"):
-            raw = await mailbox.fetch(summary.uid)
-        if raw is None:
+        fetched = await self._fetch(context, mailbox, summary, phases)
+        if fetched is None:
             return await self._gone(context, mailbox.uid_validity, summary.uid)
-        content_hash = hashlib.sha256(raw).hexdigest()
-        with phases.timing("parse"):
-            parsed = self._parse(raw, context)
-        key = message_key(parsed.message_id if parsed else None, content_hash)
+        parsed = fetched.parsed
+        key = message_key(parsed.message_id if parsed else None, fetched.content_hash)
         with phases.timing("record"):
             record = await find_record(self._sessions, context.row.org_id, key)
         acted = False
@@ -206,7 +212,7 @@ class MailIntakeActivities:
                     if parsed
                     else None
                 )
-                screening = await self._screen(parsed, reply, context)
+                screening = fetched.screening or await self._screen(parsed, reply, context)
             if record is None:
                 with phases.timing("record"):
                     record = await record_message(
@@ -216,8 +222,8 @@ class MailIntakeActivities:
                             mailbox_id=context.id,
                             key=key,
                             message_id=parsed.message_id if parsed else None,
-                            content_hash=content_hash,
-                            size=len(raw),
+                            content_hash=fetched.content_hash,
+                            size=summary.size,
                             uid_validity=mailbox.uid_validity,
                             uid=summary.uid,
                             sender=parsed.sender_address if parsed else None,
@@ -227,13 +233,40 @@ class MailIntakeActivities:
                         ),
                     )
             if record.state == "recorded":
-                await self._act(context, record, raw, parsed, reply, screening, phases)
+                await self._act(context, record, fetched.raw, parsed, reply, screening, phases)
                 acted = True
         with phases.timing("file"):
             filed = await mailbox.file(summary.uid)
             assert record.id is not None
             await mark_filed(self._sessions, record.id)
         return _outcome(summary.uid, record, filed, acted)
+
+    async def _fetch(
+        self,
+        context: MailboxContext,
+        mailbox: ImapMailbox,
+        summary: MessageSummary,
+        phases: _Phases,
+    ) -> _Fetched | None:
+        """The message as read, or None when it left the folder. A message too large to
+        download is not fetched: it is known by its place in the mailbox and judged by its size."""
+        if summary.size > self._max_message_bytes:
+            identity = f"{context.id}:{summary.uid}:{summary.size}".encode()
+            reason = (
+                f"the message is {format_size(summary.size)}; messages over "
+                f"{format_size(self._max_message_bytes)} are not downloaded"
+            )
+            too_large = Screening(
+                classification="unidentified", reason="attachment_too_large", reason_text=reason
+            )
+            return _Fetched(hashlib.sha256(identity).hexdigest(), b"", None, too_large)
+        with phases.timing("fetch"):
+            raw = await mailbox.fetch(summary.uid)
+        if raw is None:
+            return None
+        with phases.timing("parse"):
+            parsed = self._parse(raw, context)
+        return _Fetched(hashlib.sha256(raw).hexdigest(), raw, parsed, None)
 
     async def _gone(self, context: MailboxContext, uid_validity: int, uid: int) -> MessageOutcome:
         """A message no longer in the folder: filed by an attempt that died before it said so
@@ -336,49 +369,3 @@ class MailIntakeActivities:
             reason_code=screening.reason,
             reason=screening.reason_text,
         )
-
-    async def _too_large(
-        self,
-        context: MailboxContext,
-        mailbox: ImapMailbox,
-        summary: MessageSummary,
-        phases: _Phases,
-    ) -> MessageOutcome:
-        """Record a message too large to download (keyed by its place in the mailbox); file it."""
-        identity = f"{context.id}:{summary.uid}:{summary.size}".encode()
-        content_hash = hashlib.sha256(identity).hexdigest()
-        reason = (
-            f"the message is {format_size(summary.size)}; messages over "
-            f"{format_size(self._max_message_bytes)} are not downloaded"
-        )
-        with phases.timing("record"):
-            record = await record_message(
-                self._sessions,
-                new_record(
-                    org=context.row.org_id,
-                    mailbox_id=context.id,
-                    key=message_key(None, content_hash),
-                    message_id=None,
-                    content_hash=content_hash,
-                    size=summary.size,
-                    uid_validity=mailbox.uid_validity,
-                    uid=summary.uid,
-                    sender=None,
-                    subject=None,
-                    sent_at=None,
-                    classification="unidentified",
-                ),
-            )
-            assert record.id is not None
-            if record.state == "recorded":
-                await mark_handled(
-                    self._sessions,
-                    record,
-                    classification="unidentified",
-                    reason_code="attachment_too_large",
-                    reason=reason,
-                )
-        with phases.timing("file"):
-            filed = await mailbox.file(summary.uid)
-            await mark_filed(self._sessions, record.id)
-        return _outcome(summary.uid, record, filed)

@@ -10,12 +10,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
-from activities.directory import as_person
+from activities.directory import DirectoryActivities
 from activities.mail_intake.imap_mailbox import ImapAccount
 from activities.mail_intake.screening import ScreeningContext
 from config.secrets import SecretResolver, SecretUnavailable
-from db.tables import Department, MailboxRow, MailScreening, SupplierRow, User
-from models.approvals import Person
+from db.tables import MailboxRow, MailScreening, SupplierRow
+from models.approvals import Person, PersonQuery
 from models.mail import ScreeningRule
 
 DEFAULT_MAX_ATTACHMENTS = 10
@@ -84,8 +84,8 @@ async def mailbox_context(
     """Everything intake needs to read the mailbox and judge its messages."""
     row = await mailbox_row(sessions, org, mailbox_id)
     account = await imap_account(row, secrets)
+    owner = await _owner(sessions, row)
     async with sessions() as session:
-        owner = await _owner(session, row)
         screening = await session.get(MailScreening, org)
         domains = await _supplier_domains(session, org)
     return MailboxContext(
@@ -107,17 +107,13 @@ async def mailbox_context(
     )
 
 
-async def _owner(session: AsyncSession, row: MailboxRow) -> Person:
+async def _owner(sessions: async_sessionmaker[AsyncSession], row: MailboxRow) -> Person:
     """The member invoices from this mailbox are started for, or the mailbox itself."""
     if row.owner_id is not None:
-        query = (
-            select(User, Department.name)
-            .join(Department, col(User.department_id) == col(Department.id), isouter=True)
-            .where(User.id == row.owner_id, User.org_id == row.org_id, col(User.active).is_(True))
-        )
-        found = (await session.exec(query)).first()
+        query = PersonQuery(org=row.org_id, user_id=row.owner_id)
+        found = (await DirectoryActivities(sessions).find_person(query)).person
         if found is not None:
-            return as_person(found[0], found[1])
+            return found
     return Person(id=0, email=row.address, name=f"Mailbox {row.name}", org=row.org_id)
 
 

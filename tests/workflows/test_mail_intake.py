@@ -10,10 +10,13 @@ from collections import Counter
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 
+from activities.mail_intake.activity import MailIntakeActivities
+from config.secrets import SecretResolver
 from db.engine import session_scope
 from db.tables import MailMessageRow
 from models.ap_invoice import ApInvoiceResult
 from models.mailboxes import (
+    MailboxRef,
     MailIntakeInput,
     TakeInRequest,
     UnseenMessage,
@@ -262,3 +265,48 @@ async def test_a_message_filed_by_an_attempt_that_died_before_saying_so_is_marke
     )
     [again] = await records(mail_env)
     assert again.state == "filed" and again.filed_at is not None
+
+
+async def test_a_message_too_large_to_download_is_recorded_by_its_size_and_filed(
+    mail_env: MailEnv,
+) -> None:
+    big = plain_mail(
+        SUPPLIER,
+        INBOX_ADDRESS,
+        "Scans",
+        attachments=[("scans.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 300_000)],
+    )
+    mail_env.deliver(big)
+    [uid] = mail_env.unseen()
+    deps = build_activity_deps(mail_env.settings, mail_env.sessions)
+    intake = MailIntakeActivities(
+        mail_env.settings,
+        mail_env.sessions,
+        deps.store,
+        SecretResolver(mail_env.settings.secrets),
+        max_message_bytes=100_000,
+    )
+    request = TakeInRequest(
+        org="acme",
+        mailbox_id=mail_env.mailbox_id,
+        uid_validity=(
+            await intake.list_unseen_messages(
+                MailboxRef(org="acme", mailbox_id=mail_env.mailbox_id)
+            )
+        ).uid_validity,
+        messages=[UnseenMessage(uid=uid, size=len(big))],
+        intake_run="acme:mail_intake:too-large",
+    )
+
+    result = await ActivityEnvironment().run(intake.take_in_messages, request)
+
+    [outcome] = result.outcomes
+    assert (outcome.handling, outcome.reason_code, outcome.filed) == (
+        "unidentified",
+        "attachment_too_large",
+        True,
+    )
+    assert outcome.reason is not None and "are not downloaded" in outcome.reason
+    [record] = await records(mail_env)
+    assert (record.state, record.sender) == ("filed", None)
+    assert mail_env.unseen() == [] and len(mail_env.processed()) == 1
