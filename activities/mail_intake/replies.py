@@ -22,8 +22,7 @@ from activities.directory import DirectoryActivities
 from activities.link_decisions import apply_decision
 from activities.mail_intake.message_parsing import ParsedMessage
 from activities.mail_intake.reply_commands import parse_reply_command
-from activities.mail_intake.screening import ScreeningContext, reply_reference
-from activities.mail_intake.sender_checks import read_authentication_results, sender_spoofed
+from activities.mail_intake.screening import ScreeningContext, reply_reference, spoofing
 from db.tables import SentEmail
 from models.approvals import PersonQuery
 from models.mail import UnidentifiedReason
@@ -81,14 +80,7 @@ async def apply_reply(
 ) -> ReplyOutcome:
     """Decide the task the reply answers, if its sender may and it says how."""
     run = approval.run
-    verdict = read_authentication_results(
-        message.authentication_results, screening.trusted_authserv_ids
-    )
-    spoofed = sender_spoofed(
-        verdict,
-        require_authentication=screening.require_authentication,
-        from_domain=message.sender_domain,
-    )
+    spoofed = spoofing(message, screening)
     if spoofed is not None:
         return ReplyOutcome(False, "spoofed_sender", spoofed, run)
     lookup = await directory.find_person(

@@ -55,16 +55,21 @@ async def screen_message(message: ParsedMessage, context: ScreeningContext) -> S
     return Screening(classification="invoice", documents=documents)
 
 
-def screening_failure(message: ParsedMessage, context: ScreeningContext) -> Screening | None:
-    """The first check the mail fails, as an unidentified screening; None when all pass."""
+def spoofing(message: ParsedMessage, context: ScreeningContext) -> str | None:
+    """Why the sender looks forged, by the trusted Authentication-Results; None if it does not."""
     verdict = read_authentication_results(
         message.authentication_results, context.trusted_authserv_ids
     )
-    spoofed = sender_spoofed(
+    return sender_spoofed(
         verdict,
         require_authentication=context.require_authentication,
         from_domain=message.sender_domain,
     )
+
+
+def screening_failure(message: ParsedMessage, context: ScreeningContext) -> Screening | None:
+    """The first check the mail fails, as an unidentified screening; None when all pass."""
+    spoofed = spoofing(message, context)
     if spoofed is not None:
         return _unidentified("spoofed_sender", f"the sender looks forged: {spoofed}")
     attachments = [attachment for attachment, _ in message.attachments]
